@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * cgroup v2 work of the direct strategy: finding the hierarchy, creating and
+ * delegating the per-user subtree, killing and pruning a cgroup. Everything
+ * here is synchronous and bus-free; the daemon runs it in a worker thread and
+ * the unit tests call it directly on a scratch cgroup.
+ */
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *mount; /* absolute path of the cgroup2 mount point, e.g. "/sys/fs/cgroup/unified" */
+  char *root;  /* locald root relative to the mount, no leading '/', e.g. "locald" or "scratch-42/locald" */
+} CgroupLayout;
+
+void cgroup_layout_clear (CgroupLayout *layout);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CgroupLayout, cgroup_layout_clear)
+
+/* Finds the first cgroup2 mount in a mountinfo file (normally
+ * "/proc/self/mountinfo"), decoding octal escapes. No cgroup2 mount:
+ * BROKER_ERROR_UNSUPPORTED. */
+gboolean cgroup_find_v2_mount (const char *mountinfo_path, char **ret_mount, GError **error);
+
+/* Checks a configured root name ("locald", "a/b"): relative, no "..", ".",
+ * empty components or "cgroup.*" names. BROKER_ERROR_INVALID_ARGS otherwise. */
+gboolean cgroup_validate_root (const char *root, GError **error);
+
+/* Checks a caller-supplied cgroup relative to the caller's subtree (KillCgroup
+ * argument): non-empty, not absolute, no "..", ".", empty components, trailing
+ * '/', control characters, components longer than NAME_MAX or named
+ * "cgroup.*"; at most 4096 bytes. BROKER_ERROR_INVALID_ARGS otherwise. */
+gboolean cgroup_validate_relative (const char *cgroup, GError **error);
+
+/* "/<root>/user-<uid>": the caller's delegated subtree as a cgroup path. */
+char *cgroup_user_path (const CgroupLayout *layout, uid_t uid);
+
+/* Direct strategy: creates <mount>/<root> (enabling every controller the
+ * parent offers) and <root>/user-<uid>, delegates the latter to uid (chown of
+ * the directory, cgroup.procs, cgroup.subtree_control, cgroup.threads) and
+ * enables controllers in it. Idempotent; repairs wrong ownership. Returns the
+ * cgroup path of the subtree ("/locald/user-1000"). */
+gboolean cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error);
+
+typedef enum {
+  CGROUP_KILL_DEFAULT = 0,
+  CGROUP_KILL_FORCE_FREEZE_FALLBACK = 1 << 0, /* tests: ignore cgroup.kill */
+} CgroupKillFlags;
+
+/* Kills every process (any owner) in <root>/user-<uid>/<cgroup_rel> and its
+ * descendants, waits up to timeout_ms for "populated 0" in cgroup.events,
+ * then rmdirs the cgroups bottom-up. cgroup_rel must have passed
+ * cgroup_validate_relative(). A missing cgroup (or user subtree) is success
+ * with *ret_killed = 0. Does not empty in time: BROKER_ERROR_BUSY. */
+gboolean cgroup_direct_kill (const CgroupLayout *layout,
+                             uid_t uid,
+                             const char *cgroup_rel,
+                             guint timeout_ms,
+                             CgroupKillFlags flags,
+                             guint32 *ret_killed,
+                             GError **error);
+
+G_END_DECLS

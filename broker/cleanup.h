@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * CleanupPath: removal of a tree strictly beneath a ".locald" directory owned
+ * by the caller. Synchronous and bus-free; the daemon runs it in a worker
+ * thread, the unit tests call it directly.
+ */
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* Syntax only, no file system access: absolute, at most PATH_MAX-1 bytes, no
+ * "..", "." or empty components, no trailing '/', no control characters,
+ * components at most NAME_MAX, a ".locald" component that is not the last
+ * one. BROKER_ERROR_INVALID_ARGS otherwise. */
+gboolean cleanup_validate_path (const char *path, GError **error);
+
+/* Removes the entry at path (a file, a symlink - never its target - or a
+ * whole directory tree) after:
+ *  - resolving the prefix before the first ".locald" component one component
+ *    at a time from "/", following a symlink only when it is owned by root;
+ *  - opening ".locald" without following symlinks and checking it is a
+ *    directory owned by caller_uid (BROKER_ERROR_NOT_OWNER otherwise);
+ *  - walking the rest with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
+ *    RESOLVE_NO_XDEV) (a symlink there: BROKER_ERROR_UNSAFE_PATH).
+ * The tree is removed by file descriptors (unlinkat), iteratively, never
+ * following symlinks and never crossing a mount point
+ * (BROKER_ERROR_CROSSES_MOUNT names the entry). A missing ".locald":
+ * BROKER_ERROR_NOT_FOUND; a missing target: success with 0 removed.
+ * *ret_removed counts entries removed, also on failure. */
+gboolean cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error);
+
+G_END_DECLS

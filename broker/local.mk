@@ -1,0 +1,26 @@
+# broker/: locald-brokerd, the root D-Bus service.
+
+# The privileged operations, bus-free, shared by the daemon and the unit tests.
+noinst_LTLIBRARIES += broker/libbroker-ops.la
+broker_libbroker_ops_la_SOURCES = \
+	broker/broker-error.c broker/broker-error.h \
+	broker/cgroup.c broker/cgroup.h \
+	broker/cgroup-systemd.c broker/cgroup-systemd.h \
+	broker/cleanup.c broker/cleanup.h
+broker_libbroker_ops_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) -DG_LOG_DOMAIN=\"locald-brokerd\"
+broker_libbroker_ops_la_LIBADD = $(GLIB_LIBS) $(SYSTEMD_LIBS)
+
+libexec_PROGRAMS += broker/locald-brokerd
+broker_locald_brokerd_SOURCES = \
+	broker/main.c \
+	broker/broker-context.h \
+	broker/options.c broker/options.h \
+	broker/caps.c broker/caps.h \
+	broker/sdbus-source.c broker/sdbus-source.h \
+	broker/bus.c broker/bus.h \
+	broker/authz.c broker/authz.h \
+	broker/audit.c broker/audit.h \
+	broker/selfcheck.c broker/selfcheck.h
+broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(POLKIT_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
+	-DG_LOG_DOMAIN=\"locald-brokerd\" -DSYSCONFDIR=\"$(sysconfdir)\"
+broker_locald_brokerd_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)

@@ -1,0 +1,19 @@
+# dbus/: interface XML (source of truth), bus policy, activation file, systemd unit.
+dbusinterfaces_DATA = dbus/dev.locald.Broker1.xml
+dbuspolicy_DATA = dbus/dev.locald.Broker1.conf
+dbussystemservices_DATA = dbus/dev.locald.Broker1.service
+systemdsystemunit_DATA = dbus/locald-brokerd.service
+
+# Substituted at make time so $(libexecdir) is fully expanded.
+dbus_edit = $(SED) -e 's|@libexecdir[@]|$(libexecdir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' -e 's|@VERSION[@]|$(VERSION)|g'
+dbus/dev.locald.Broker1.service: dbus/dev.locald.Broker1.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) dbus && $(dbus_edit) $(srcdir)/dbus/dev.locald.Broker1.service.in > $@.tmp && mv $@.tmp $@
+dbus/locald-brokerd.service: dbus/locald-brokerd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) dbus && $(dbus_edit) $(srcdir)/dbus/locald-brokerd.service.in > $@.tmp && mv $@.tmp $@
+
+EXTRA_DIST += \
+	dbus/dev.locald.Broker1.xml \
+	dbus/dev.locald.Broker1.conf \
+	dbus/dev.locald.Broker1.service.in \
+	dbus/locald-brokerd.service.in
+CLEANFILES += dbus/dev.locald.Broker1.service dbus/locald-brokerd.service
