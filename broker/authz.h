@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The polkit gate: the one place where authorization is decided. Every
+ * method goes through broker_authz_check_async() before it acts.
+ *
+ * - The subject is the caller's unique bus name (system-bus-name), never a
+ *   PID, so the answer is about the connection that sent the call.
+ * - Checks are asynchronous; a caller waiting on a password prompt does not
+ *   delay anyone else.
+ * - Fails closed: anything but an explicit "authorized" is a refusal, with a
+ *   BROKER_ERROR code telling why.
+ */
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* sender: the caller's unique name (":1.42"). argument: shown to polkit
+ * rules as the detail "argument" (may be NULL). */
+void broker_authz_check_async (const char *sender,
+                               const char *action_id,
+                               const char *argument,
+                               gboolean allow_interaction,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+
+/* TRUE only when polkit said the subject is authorized. Otherwise FALSE with
+ * BROKER_ERROR_ACCESS_DENIED, BROKER_ERROR_INTERACTIVE_REQUIRED or
+ * BROKER_ERROR_AUTHORIZATION_UNAVAILABLE (polkit unreachable, timed out,
+ * cancelled because the caller went away). */
+gboolean broker_authz_check_finish (GAsyncResult *result, GError **error);
+
+G_END_DECLS

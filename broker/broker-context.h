@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The one context struct of the daemon. Set up in main() before the bus
+ * name is taken and immutable afterwards, except for the lifecycle counters,
+ * which only the main thread touches. Worker threads read the configuration
+ * parts only.
+ */
+
+#include "cgroup.h"
+#include "options.h"
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+#define BROKER_BUS_NAME "dev.locald.Broker1"
+#define BROKER_OBJECT_PATH "/dev/locald/Broker1"
+#define BROKER_INTERFACE "dev.locald.Broker1"
+
+typedef struct {
+  BrokerOptions options;
+
+  /* cgroup configuration, resolved at start-up */
+  CgroupLayout layout;     /* layout.mount is NULL when no cgroup2 was found */
+  gboolean systemd_strategy;
+  char *strategy_reason;
+  char *cgroup_root_path;  /* "/locald", or "" without cgroup2 */
+
+  sd_bus *bus;
+  sd_bus_slot *vtable_slot;
+  GMainLoop *loop;
+
+  /* lifecycle (main thread only) */
+  guint in_flight;         /* calls accepted and not yet answered */
+  guint64 calls_seen;      /* every call ever accepted; tells the drain that more arrived */
+  guint idle_source;
+  guint drain_source;
+  gboolean exiting;        /* the name is released or being released */
+  int exit_code;
+} BrokerContext;
+
+/* A call was accepted / answered. Drives the idle timer and the drain. */
+void broker_context_hold (BrokerContext *ctx);
+void broker_context_release (BrokerContext *ctx);
+
+G_END_DECLS

@@ -1,1 +1,541 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include "bus.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "broker-error.h"
+#include "cgroup-systemd.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "selfcheck.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+typedef struct BrokerRequest BrokerRequest;
+
+/* One row per D-Bus method: its polkit action, how its argument is checked,
+ * the work (run in a worker thread) and how the result is sent back. */
+typedef struct {
+  const char *name;
+  const char *action_id;
+  gboolean has_argument;
+  gboolean (*validate) (const char *argument, GError **error);
+  gboolean (*work) (BrokerRequest *req, GError **error);
+  int (*reply) (BrokerRequest *req);
+  char *(*describe) (BrokerRequest *req); /* audit detail on success */
+} BrokerMethod;
+
+struct BrokerRequest {
+  BrokerContext *ctx;
+  const BrokerMethod *method;
+  sd_bus_message *message;
+  char *sender;
+  char *argument;
+  gboolean interactive;
+  uid_t uid;
+  pid_t pid;
+  gboolean have_creds;
+  GCancellable *cancellable; /* cancelled when the caller leaves the bus */
+  sd_bus_slot *watch_slot;
+
+  /* results, written by the worker, read by the reply */
+  char *out_path;
+  guint32 out_killed;
+  guint64 out_removed;
+  SelfCheckReport *out_report;
+};
+
+static void
+request_free (BrokerRequest *req)
+{
+  BrokerContext *ctx = req->ctx;
+
+  g_cancellable_cancel (req->cancellable);
+  g_clear_object (&req->cancellable);
+  req->watch_slot = sd_bus_slot_unref (req->watch_slot);
+  req->message = sd_bus_message_unref (req->message);
+  g_free (req->sender);
+  g_free (req->argument);
+  g_free (req->out_path);
+  selfcheck_report_free (req->out_report);
+  g_free (req);
+  broker_context_release (ctx);
+}
+
+static void
+request_audit (BrokerRequest *req, BrokerAuditResult result, const char *detail)
+{
+  broker_audit (req->method->name, req->have_creds ? req->uid : (uid_t) -1, req->sender, req->argument, result,
+                detail);
+}
+
+/* Sends the error reply, audits it and ends the request. */
+static void
+request_fail (BrokerRequest *req, const GError *error, BrokerAuditResult result)
+{
+  int r = sd_bus_reply_method_errorf (req->message, broker_error_to_dbus_name (error), "%s", error->message);
+  if (r < 0)
+    g_debug ("Could not send error reply to %s: %s", req->sender, g_strerror (-r));
+  request_audit (req, result, error->message);
+  request_free (req);
+}
+
+static BrokerAuditResult
+audit_result_for (const GError *error)
+{
+  if (error->domain == BROKER_ERROR
+      && (error->code == BROKER_ERROR_ACCESS_DENIED || error->code == BROKER_ERROR_INTERACTIVE_REQUIRED
+          || error->code == BROKER_ERROR_AUTHORIZATION_UNAVAILABLE))
+    return BROKER_AUDIT_DENIED;
+  if (error->domain == BROKER_ERROR && error->code == BROKER_ERROR_INVALID_ARGS)
+    return BROKER_AUDIT_REFUSED;
+  return BROKER_AUDIT_ERROR;
+}
+
+/* ---- the work of each method (worker threads) ---- */
+
+static gboolean
+require_cgroup2 (BrokerRequest *req, GError **error)
+{
+  if (req->ctx->layout.mount != NULL)
+    return TRUE;
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
+               "No cgroup v2 hierarchy is mounted on this host; locald's cgroup features need cgroup v2.");
+  return FALSE;
+}
+
+static gboolean
+selfcheck_work (BrokerRequest *req, GError **error)
+{
+  const SelfCheckInput input = {
+    .layout = &req->ctx->layout,
+    .systemd_strategy = req->ctx->systemd_strategy,
+    .strategy_reason = req->ctx->strategy_reason,
+    .caller_uid = req->uid,
+  };
+  req->out_report = selfcheck_run (&input);
+  return TRUE;
+}
+
+static gboolean
+setup_work (BrokerRequest *req, GError **error)
+{
+  if (!require_cgroup2 (req, error))
+    return FALSE;
+  if (req->ctx->systemd_strategy)
+    return cgroup_systemd_setup (req->uid, req->pid, &req->out_path, error);
+  return cgroup_direct_setup (&req->ctx->layout, req->uid, &req->out_path, error);
+}
+
+static gboolean
+kill_work (BrokerRequest *req, GError **error)
+{
+  if (!require_cgroup2 (req, error))
+    return FALSE;
+  return cgroup_direct_kill (&req->ctx->layout, req->uid, req->argument, req->ctx->options.kill_timeout_ms,
+                             CGROUP_KILL_DEFAULT, &req->out_killed, error);
+}
+
+static gboolean
+cleanup_work (BrokerRequest *req, GError **error)
+{
+  return cleanup_remove_beneath_locald (req->argument, req->uid, &req->out_removed, error);
+}
+
+/* ---- replies (main thread) ---- */
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+static int
+append_string_map (sd_bus_message *reply, GHashTable *map)
+{
+  g_autofree const char **keys = (const char **) g_hash_table_get_keys_as_array (map, NULL);
+  int r;
+
+  /* Sorted, so the same state always produces the same reply. */
+  g_qsort_with_data (keys, (gint) g_hash_table_size (map), sizeof (char *), compare_strings, NULL);
+  r = sd_bus_message_open_container (reply, 'a', "{ss}");
+  if (r < 0)
+    return r;
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      r = sd_bus_message_append (reply, "{ss}", keys[i], (const char *) g_hash_table_lookup (map, keys[i]));
+      if (r < 0)
+        return r;
+    }
+  return sd_bus_message_close_container (reply);
+}
+
+static int
+selfcheck_reply (BrokerRequest *req)
+{
+  __attribute__ ((cleanup (sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
+  SelfCheckReport *report = req->out_report;
+  int r;
+
+  r = sd_bus_message_new_method_return (req->message, &reply);
+  if (r < 0)
+    return r;
+  r = sd_bus_message_append (reply, "sss", report->strategy, report->strategy_reason, report->mode);
+  if (r < 0)
+    return r;
+  r = sd_bus_message_open_container (reply, 'a', "(sssa{ss}s)");
+  if (r < 0)
+    return r;
+  for (guint i = 0; i < report->problems->len; i++)
+    {
+      const SelfCheckProblem *p = report->problems->pdata[i];
+      if ((r = sd_bus_message_open_container (reply, 'r', "sssa{ss}s")) < 0
+          || (r = sd_bus_message_append (reply, "sss", p->id, p->severity, p->summary)) < 0
+          || (r = append_string_map (reply, p->evidence)) < 0 || (r = sd_bus_message_append (reply, "s", p->fix)) < 0
+          || (r = sd_bus_message_close_container (reply)) < 0)
+        return r;
+    }
+  r = sd_bus_message_close_container (reply);
+  if (r < 0)
+    return r;
+  r = append_string_map (reply, report->facts);
+  if (r < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+setup_reply (BrokerRequest *req)
+{
+  return sd_bus_reply_method_return (req->message, "s", req->out_path);
+}
+
+static int
+kill_reply (BrokerRequest *req)
+{
+  return sd_bus_reply_method_return (req->message, "u", req->out_killed);
+}
+
+static int
+cleanup_reply (BrokerRequest *req)
+{
+  return sd_bus_reply_method_return (req->message, "t", req->out_removed);
+}
+
+static char *
+selfcheck_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("mode %s, %u problem(s)", req->out_report->mode, req->out_report->problems->len);
+}
+
+static char *
+setup_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("delegated %s", req->out_path);
+}
+
+static char *
+kill_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("killed %u process(es)", (unsigned) req->out_killed);
+}
+
+static char *
+cleanup_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("removed %" G_GUINT64_FORMAT " entr(ies)", req->out_removed);
+}
+
+static const BrokerMethod methods[] = {
+  { "SelfCheck", "dev.locald.broker.self-check", FALSE, NULL, selfcheck_work, selfcheck_reply, selfcheck_describe },
+  { "SetupCgroupRoot", "dev.locald.broker.setup-cgroup", FALSE, NULL, setup_work, setup_reply, setup_describe },
+  { "KillCgroup", "dev.locald.broker.kill-cgroup", TRUE, cgroup_validate_relative, kill_work, kill_reply,
+    kill_describe },
+  { "CleanupPath", "dev.locald.broker.cleanup-path", TRUE, cleanup_validate_path, cleanup_work, cleanup_reply,
+    cleanup_describe },
+};
+
+/* ---- the call pipeline (main thread) ---- */
+
+static void
+work_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  BrokerRequest *req = task_data;
+  GError *error = NULL;
+
+  if (req->method->work (req, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BrokerRequest *req = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      request_fail (req, error, audit_result_for (error));
+      return;
+    }
+
+  int r = req->method->reply (req);
+  g_autofree char *detail = req->method->describe (req);
+  if (r < 0)
+    g_debug ("Could not send reply to %s: %s", req->sender, g_strerror (-r));
+  request_audit (req, BROKER_AUDIT_OK, detail);
+  request_free (req);
+}
+
+/* Reads UnixUserID and ProcessID from a GetConnectionCredentials reply. */
+static gboolean
+parse_credentials (sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid)
+{
+  gboolean have_uid = FALSE;
+  uint32_t value;
+  int r;
+
+  *ret_pid = 0;
+  if (sd_bus_message_is_method_error (reply, NULL))
+    return FALSE;
+  if (sd_bus_message_enter_container (reply, 'a', "{sv}") < 0)
+    return FALSE;
+  while ((r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0)
+    {
+      const char *key = NULL;
+      if (sd_bus_message_read (reply, "s", &key) < 0)
+        return FALSE;
+      if (g_str_equal (key, "UnixUserID"))
+        {
+          if (sd_bus_message_read (reply, "v", "u", &value) < 0)
+            return FALSE;
+          *ret_uid = (uid_t) value;
+          have_uid = TRUE;
+        }
+      else if (g_str_equal (key, "ProcessID"))
+        {
+          if (sd_bus_message_read (reply, "v", "u", &value) < 0)
+            return FALSE;
+          *ret_pid = (pid_t) value;
+        }
+      else if (sd_bus_message_skip (reply, "v") < 0)
+        return FALSE;
+      if (sd_bus_message_exit_container (reply) < 0)
+        return FALSE;
+    }
+  return r >= 0 && have_uid;
+}
+
+static int request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback);
+
+static int
+on_recheck_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerRequest *req = userdata;
+  uid_t uid = (uid_t) -1;
+  pid_t pid = 0;
+
+  /* Act only for the same caller, still connected, with the same uid: a
+   * caller that left (or a name that changed hands) gets nothing done. */
+  if (g_cancellable_is_cancelled (req->cancellable) || !parse_credentials (reply, &uid, &pid) || uid != req->uid)
+    {
+      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                                              "The caller disconnected or changed during authorization; nothing "
+                                              "was done.");
+      request_fail (req, error, BROKER_AUDIT_DENIED);
+      return 0;
+    }
+
+  GTask *task = g_task_new (NULL, NULL, on_work_done, req);
+  g_task_set_task_data (task, req, NULL);
+  g_task_run_in_thread (task, work_thread);
+  g_object_unref (task);
+  return 0;
+}
+
+static void
+on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BrokerRequest *req = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!broker_authz_check_finish (result, &error))
+    {
+      request_fail (req, error, BROKER_AUDIT_DENIED);
+      return;
+    }
+  if (request_credentials (req, on_recheck_credentials) < 0)
+    {
+      g_autoptr (GError) e = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                                          "Could not confirm the caller's identity with the bus; nothing was done.");
+      request_fail (req, e, BROKER_AUDIT_ERROR);
+    }
+}
+
+static int
+on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerRequest *req = userdata;
+  g_autoptr (GError) error = NULL;
+
+  if (!parse_credentials (reply, &req->uid, &req->pid))
+    {
+      error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                           "Could not identify the caller through the bus; the call was refused.");
+      request_fail (req, error, BROKER_AUDIT_DENIED);
+      return 0;
+    }
+  req->have_creds = TRUE;
+
+  /* Validate before asking polkit: a malformed call never reaches a prompt. */
+  if (req->method->validate != NULL && !req->method->validate (req->argument, &error))
+    {
+      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      return 0;
+    }
+
+  broker_authz_check_async (req->sender, req->method->action_id, req->argument, req->interactive, req->cancellable,
+                            on_authorized, req);
+  return 0;
+}
+
+static int
+request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
+{
+  return sd_bus_call_method_async (req->ctx->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                   "org.freedesktop.DBus", "GetConnectionCredentials", callback, req, "s",
+                                   req->sender);
+}
+
+static int
+on_sender_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerRequest *req = userdata;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+
+  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) >= 0 && g_strcmp0 (name, req->sender) == 0
+      && (new_owner == NULL || *new_owner == '\0'))
+    g_cancellable_cancel (req->cancellable);
+  return 0;
+}
+
+static const BrokerMethod *
+find_method (const char *member)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (g_strcmp0 (methods[i].name, member) == 0)
+      return &methods[i];
+  return NULL;
+}
+
+static int
+method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerContext *ctx = userdata;
+  const BrokerMethod *method = find_method (sd_bus_message_get_member (message));
+  const char *sender = sd_bus_message_get_sender (message);
+  const char *argument = NULL;
+  int r;
+
+  if (method == NULL)
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method");
+  if (sender == NULL || sender[0] != ':')
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_ACCESS_DENIED, "Calls must come through the bus.");
+  if (method->has_argument)
+    {
+      r = sd_bus_message_read (message, "s", &argument);
+      if (r < 0)
+        return r;
+    }
+
+  BrokerRequest *req = g_new0 (BrokerRequest, 1);
+  broker_context_hold (ctx);
+  req->ctx = ctx;
+  req->method = method;
+  req->message = sd_bus_message_ref (message);
+  req->sender = g_strdup (sender);
+  req->argument = g_strdup (argument);
+  req->interactive = sd_bus_message_get_allow_interactive_authorization (message) > 0;
+  req->uid = (uid_t) -1;
+  req->cancellable = g_cancellable_new ();
+
+  /* Abandon the polkit check if the caller leaves the bus while we wait. */
+  g_autofree char *rule = g_strdup_printf ("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                                           sender);
+  r = sd_bus_add_match_async (ctx->bus, &req->watch_slot, rule, on_sender_owner_changed, NULL, req);
+  if (r >= 0)
+    r = request_credentials (req, on_initial_credentials);
+  if (r < 0)
+    {
+      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                                              "Could not start processing the call: %s", g_strerror (-r));
+      request_fail (req, error, BROKER_AUDIT_ERROR);
+    }
+  return 1;
+}
+
+/* ---- properties ---- */
+
+static int
+get_version (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+             void *userdata, sd_bus_error *ret_error)
+{
+  return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
+}
+
+static int
+get_api_version (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                 void *userdata, sd_bus_error *ret_error)
+{
+  return sd_bus_message_append (reply, "u", (uint32_t) LOCALD_BROKER_API_VERSION);
+}
+
+static int
+get_strategy (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+              void *userdata, sd_bus_error *ret_error)
+{
+  BrokerContext *ctx = userdata;
+  return sd_bus_message_append (reply, "s", ctx->systemd_strategy ? "systemd" : "direct");
+}
+
+static int
+get_cgroup_root (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                 void *userdata, sd_bus_error *ret_error)
+{
+  BrokerContext *ctx = userdata;
+  return sd_bus_message_append (reply, "s", ctx->cgroup_root_path);
+}
+
+/* Mirrors dbus/dev.locald.Broker1.xml; the integration suite compares the two. */
+static const sd_bus_vtable broker_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_METHOD_WITH_ARGS ("SelfCheck", SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("s", strategy, "s", strategy_reason, "s", mode, "a(sssa{ss}s)", problems,
+                                          "a{ss}", facts),
+                           method_handler, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SetupCgroupRoot", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", cgroup), method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("KillCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("u", killed), method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("CleanupPath", SD_BUS_ARGS ("s", path), SD_BUS_RESULT ("t", removed), method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("ApiVersion", "u", get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("Strategy", "s", get_strategy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("CgroupRoot", "s", get_cgroup_root, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_VTABLE_END,
+};
+
+int
+broker_bus_add_object (BrokerContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL && ctx->bus != NULL, -EINVAL);
+  return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,
+                                   ctx);
+}

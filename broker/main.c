@@ -1,2 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * locald-brokerd: start-up (environment, options, capability drop, cgroup
+ * discovery), the main loop, and the lifecycle: exit after an idle timeout
+ * without losing a call (release the name, drain what was queued, then exit).
+ */
 #include "config.h"
-int main(void){return 0;}
+
+#include "broker-context.h"
+#include "bus.h"
+#include "caps.h"
+#include "cgroup-systemd.h"
+#include "sdbus-source.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* After the name is released, calls already routed to us may still be in
+ * flight inside the bus; wait this long without new ones before exiting. */
+#define DRAIN_GRACE_MS 200
+
+static void arm_idle (BrokerContext *ctx);
+static void begin_exit (BrokerContext *ctx);
+
+/* Only what the daemon itself needs survives; nothing the activating
+ * environment carries can steer it (PATH, locale, GLib/GIO module paths). */
+static void
+reset_environment (void)
+{
+  static const char *const keep[] = { "DBUS_SYSTEM_BUS_ADDRESS", "G_MESSAGES_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                      "LSAN_OPTIONS" };
+  g_autofree char *values[G_N_ELEMENTS (keep)] = { NULL };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keep); i++)
+    values[i] = g_strdup (g_getenv (keep[i]));
+  clearenv ();
+  for (gsize i = 0; i < G_N_ELEMENTS (keep); i++)
+    {
+      if (values[i] != NULL)
+        setenv (keep[i], values[i], 1);
+      g_clear_pointer (&values[i], g_free);
+    }
+  setenv ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  setenv ("LC_ALL", "C", 1);
+  /* GIO must not load modules or talk to a session bus. */
+  setenv ("GIO_USE_VFS", "local", 1);
+  setenv ("GSETTINGS_BACKEND", "memory", 1);
+}
+
+/* Deep trees need one descriptor per level during cleanup; allow what the
+ * hard limit allows. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      (void) setrlimit (RLIMIT_NOFILE, &rl);
+    }
+}
+
+static gboolean
+on_drain_done (gpointer user_data)
+{
+  BrokerContext *ctx = user_data;
+  static guint64 seen_at_arm;
+
+  ctx->drain_source = 0;
+  if (ctx->in_flight > 0)
+    return G_SOURCE_REMOVE; /* broker_context_release() re-arms */
+  if (ctx->calls_seen != seen_at_arm)
+    {
+      seen_at_arm = ctx->calls_seen;
+      ctx->drain_source = g_timeout_add (DRAIN_GRACE_MS, on_drain_done, ctx);
+      return G_SOURCE_REMOVE;
+    }
+  g_debug ("Idle, name released and drained: exiting");
+  g_main_loop_quit (ctx->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_drain (BrokerContext *ctx)
+{
+  if (ctx->drain_source == 0)
+    ctx->drain_source = g_timeout_add (DRAIN_GRACE_MS, on_drain_done, ctx);
+}
+
+static int
+on_name_released (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerContext *ctx = userdata;
+  if (sd_bus_message_is_method_error (reply, NULL))
+    g_warning ("Releasing %s failed: %s", BROKER_BUS_NAME, sd_bus_message_get_error (reply)->message);
+  arm_drain (ctx);
+  return 0;
+}
+
+static void
+begin_exit (BrokerContext *ctx)
+{
+  if (ctx->exiting)
+    return;
+  ctx->exiting = TRUE;
+  g_clear_handle_id (&ctx->idle_source, g_source_remove);
+  /* From here on the bus activates a new instance for new callers, while we
+   * answer everything already addressed to us. */
+  if (sd_bus_release_name_async (ctx->bus, NULL, BROKER_BUS_NAME, on_name_released, ctx) < 0)
+    arm_drain (ctx);
+}
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  BrokerContext *ctx = user_data;
+  ctx->idle_source = 0;
+  if (ctx->in_flight == 0)
+    begin_exit (ctx);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_idle (BrokerContext *ctx)
+{
+  g_clear_handle_id (&ctx->idle_source, g_source_remove);
+  if (ctx->options.idle_timeout_s > 0 && !ctx->exiting)
+    ctx->idle_source = g_timeout_add_seconds (ctx->options.idle_timeout_s, on_idle_timeout, ctx);
+}
+
+void
+broker_context_hold (BrokerContext *ctx)
+{
+  ctx->in_flight++;
+  ctx->calls_seen++;
+  g_clear_handle_id (&ctx->idle_source, g_source_remove);
+}
+
+void
+broker_context_release (BrokerContext *ctx)
+{
+  g_return_if_fail (ctx->in_flight > 0);
+  if (--ctx->in_flight > 0)
+    return;
+  if (ctx->exiting)
+    arm_drain (ctx);
+  else
+    arm_idle (ctx);
+}
+
+static gboolean
+on_terminate (gpointer user_data)
+{
+  begin_exit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_bus_disconnected (gpointer user_data)
+{
+  BrokerContext *ctx = user_data;
+  ctx->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (ctx->loop);
+}
+
+static void
+resolve_cgroups (BrokerContext *ctx)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reason = NULL;
+
+  ctx->layout.root = g_strdup (ctx->options.cgroup_root);
+  if (!cgroup_find_v2_mount ("/proc/self/mountinfo", &ctx->layout.mount, &error))
+    {
+      g_message ("No cgroup v2 hierarchy: %s", error->message);
+      ctx->layout.mount = NULL;
+    }
+  ctx->cgroup_root_path = ctx->layout.mount ? g_strdup_printf ("/%s", ctx->layout.root) : g_strdup ("");
+
+  switch (ctx->options.strategy)
+    {
+    case BROKER_STRATEGY_DIRECT:
+      ctx->systemd_strategy = FALSE;
+      ctx->strategy_reason = g_strdup ("set by --strategy=direct");
+      break;
+    case BROKER_STRATEGY_SYSTEMD:
+      ctx->systemd_strategy = TRUE;
+      ctx->strategy_reason = g_strdup ("set by --strategy=systemd");
+      break;
+    case BROKER_STRATEGY_AUTO:
+    default:
+      ctx->systemd_strategy = cgroup_systemd_detect (&reason);
+      ctx->strategy_reason = g_steal_pointer (&reason);
+      break;
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  static BrokerContext ctx;
+  g_autoptr (GError) error = NULL;
+  gboolean stop = FALSE;
+  int r;
+
+  reset_environment ();
+  umask (022); /* cgroup directories must stay traversable for their delegates */
+
+  if (!broker_options_parse (&ctx.options, &argc, &argv, &stop, &error))
+    {
+      g_printerr ("locald-brokerd: %s\n", error->message);
+      return 2;
+    }
+  if (stop)
+    return EXIT_SUCCESS;
+  if (geteuid () != 0)
+    {
+      g_printerr ("locald-brokerd: must run as root (it is started by the system bus or systemd)\n");
+      return EXIT_FAILURE;
+    }
+
+  raise_fd_limit ();
+  /* Fail closed: a broker that cannot shed its extra privilege does not serve. */
+  if (!broker_caps_drop (&error))
+    {
+      g_printerr ("locald-brokerd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  resolve_cgroups (&ctx);
+
+  r = sd_bus_open_system (&ctx.bus);
+  if (r < 0)
+    {
+      g_printerr ("locald-brokerd: cannot connect to the system bus: %s\n", g_strerror (-r));
+      return EXIT_FAILURE;
+    }
+  r = broker_bus_add_object (&ctx);
+  if (r < 0)
+    {
+      g_printerr ("locald-brokerd: cannot register the object: %s\n", g_strerror (-r));
+      return EXIT_FAILURE;
+    }
+  /* The object exists before the name, so no call that arrives finds nothing. */
+  r = sd_bus_request_name (ctx.bus, BROKER_BUS_NAME, 0);
+  if (r < 0)
+    {
+      g_printerr ("locald-brokerd: cannot own %s: %s\n", BROKER_BUS_NAME, g_strerror (-r));
+      return r == -EEXIST ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+
+  ctx.loop = g_main_loop_new (NULL, FALSE);
+  sdbus_source_attach (ctx.bus, NULL, on_bus_disconnected, &ctx);
+  g_unix_signal_add (SIGTERM, on_terminate, &ctx);
+  g_unix_signal_add (SIGINT, on_terminate, &ctx);
+  arm_idle (&ctx);
+
+  g_debug ("Serving %s (strategy %s: %s)", BROKER_BUS_NAME, ctx.systemd_strategy ? "systemd" : "direct",
+           ctx.strategy_reason);
+  g_main_loop_run (ctx.loop);
+
+  sd_bus_flush (ctx.bus);
+  ctx.vtable_slot = sd_bus_slot_unref (ctx.vtable_slot);
+  ctx.bus = sd_bus_flush_close_unref (ctx.bus);
+  g_main_loop_unref (ctx.loop);
+  cgroup_layout_clear (&ctx.layout);
+  g_free (ctx.strategy_reason);
+  g_free (ctx.cgroup_root_path);
+  broker_options_clear (&ctx.options);
+  return ctx.exit_code;
+}
