@@ -1,19 +1,385 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* STUB: to be replaced by the real implementation. */
+/*
+ * CleanupPath: validate the path, reach the caller's ".locald" directory
+ * safely, then hand the target over to the fd-relative walk (cleanup-tree.c).
+ *
+ * Why so careful: the daemon is root and the caller is any local user who
+ * controls everything inside their own .locald and can rename things while
+ * we work. So the path is checked syntactically first, every step after that
+ * is taken relative to a file descriptor, symlinks are followed only in the
+ * prefix and only when root owns them, and nothing at or below .locald is
+ * ever followed or crossed into another mount.
+ */
 #include "config.h"
+
 #include "cleanup.h"
+
 #include "broker-error.h"
+#include "cleanup-fs.h"
+#include "cleanup-tree.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define LOCALD_DIR ".locald"
+
+#define HINT "; pass the absolute, normalized path of an entry inside your .locald directory"
+
+static gboolean
+invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+invalid (GError **error, const char *format, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "%s" HINT, msg);
+  return FALSE;
+}
+
+/* Validates and splits path into its components; *ret_locald is the index
+ * of the first ".locald" component. Messages quote the path only once it is
+ * known to be short, valid UTF-8 and free of control characters. */
+static gboolean
+split_path (const char *path, char ***ret_components, guint *ret_locald, GError **error)
+{
+  g_auto(GStrv) components = NULL;
+  gsize len;
+  guint n, locald = G_MAXUINT;
+
+  if (path == NULL || *path == '\0')
+    return invalid (error, "path is empty");
+
+  len = strlen (path);
+  if (len >= PATH_MAX)
+    return invalid (error, "path is %" G_GSIZE_FORMAT " bytes long, more than the limit of %d", len, PATH_MAX - 1);
+  if (!g_utf8_validate (path, (gssize) len, NULL))
+    return invalid (error, "path is not valid UTF-8");
+  for (gsize i = 0; i < len; i++)
+    if ((unsigned char) path[i] < 0x20 || path[i] == 0x7f)
+      return invalid (error, "path contains a control character (byte 0x%02x at offset %" G_GSIZE_FORMAT ")",
+                      (unsigned) (unsigned char) path[i], i);
+
+  if (path[0] != '/')
+    return invalid (error, "path must be absolute (start with '/'); got '%s'", path);
+  if (len > 1 && path[len - 1] == '/')
+    return invalid (error, "path must not end with '/'; got '%s'", path);
+
+  components = g_strsplit (path + 1, "/", -1);
+  n = g_strv_length (components);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *c = components[i];
+
+      if (*c == '\0')
+        return invalid (error, "path must not contain empty components ('//'); got '%s'", path);
+      if (g_str_equal (c, "."))
+        return invalid (error, "path must not contain '.' components; got '%s'", path);
+      if (g_str_equal (c, ".."))
+        return invalid (error, "path must not contain '..' components; got '%s'", path);
+      if (strlen (c) > NAME_MAX)
+        return invalid (error, "path component %u is longer than %d bytes; got '%s'", i + 1, NAME_MAX, path);
+      if (locald == G_MAXUINT && g_str_equal (c, LOCALD_DIR))
+        locald = i;
+    }
+
+  if (locald == G_MAXUINT)
+    return invalid (error, "path must lie strictly beneath a .locald directory; got '%s', which has no .locald component",
+                    path);
+  if (locald == n - 1)
+    return invalid (error, "path must lie strictly beneath a .locald directory; got the .locald directory itself ('%s')",
+                    path);
+
+  if (ret_components != NULL)
+    *ret_components = g_steal_pointer (&components);
+  if (ret_locald != NULL)
+    *ret_locald = locald;
+  return TRUE;
+}
 
 gboolean
 cleanup_validate_path (const char *path, GError **error)
 {
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "not implemented");
-  return FALSE;
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return split_path (path, NULL, NULL, error);
+}
+
+/* "/" + components[0..n-1]. */
+static char *
+join_absolute (char **components, guint n)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_string_append_c (s, '/');
+      g_string_append (s, components[i]);
+    }
+  if (s->len == 0)
+    g_string_append_c (s, '/');
+  return g_string_free (s, FALSE);
+}
+
+/* Follows the root-owned symlink link_fd (an O_PATH|O_NOFOLLOW fd) found in
+ * the directory dir_fd. The target must resolve without any further symlink,
+ * so one trusted link is followed and nothing else. */
+static int
+follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GError **error)
+{
+  char target[PATH_MAX];
+  ssize_t n;
+  int fd;
+
+  n = readlinkat (link_fd, "", target, sizeof target);
+  if (n < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot read the symbolic link %s: %s", shown,
+                   g_strerror (errno));
+      return -1;
+    }
+  if (n == 0 || (size_t) n >= sizeof target)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                   "the symbolic link %s has an empty or overlong target; pass the resolved path instead", shown);
+      return -1;
+    }
+  target[n] = '\0';
+
+  /* An absolute target ignores the dirfd; a relative one is resolved from
+   * the directory holding the link, exactly as the kernel would. */
+  fd = cleanup_openat2 (target[0] == '/' ? root_fd : dir_fd, target, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                        RESOLVE_NO_SYMLINKS);
+  if (fd >= 0)
+    return fd;
+
+  if (fd == -ELOOP)
+    g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                 "the root-owned symbolic link %s points at '%s', which goes through another symbolic link; "
+                 "only a link straight to a real directory is followed - pass the resolved path instead",
+                 shown, target);
+  else if (fd == -ENOENT || fd == -ENOTDIR)
+    g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
+                 "the symbolic link %s points at '%s', which is not an existing directory, so there is no "
+                 ".locald directory there",
+                 shown, target);
+  else
+    g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot follow the symbolic link %s to '%s': %s", shown,
+                 target, g_strerror (-fd));
+  return -1;
+}
+
+/* Opens the directory holding .locald: components[0..n-1] one at a time from
+ * "/", following a symlink only when root owns it. Returns an O_PATH fd. */
+static int
+open_prefix (char **components, guint n, GError **error)
+{
+  g_auto(CleanupFd) root_fd = -1;
+  g_auto(CleanupFd) cur = -1;
+
+  root_fd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open '/': %s", g_strerror (errno));
+      return -1;
+    }
+  cur = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s", g_strerror (errno));
+      return -1;
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *shown = join_absolute (components, i + 1);
+      g_auto(CleanupFd) fd = -1;
+      struct stat st;
+
+      fd = openat (cur, components[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        {
+          if (errno == ENOENT || errno == ENOTDIR)
+            g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
+                         "%s does not exist, so there is no .locald directory beneath it", shown);
+          else
+            g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
+          return -1;
+        }
+      if (fstat (fd, &st) < 0)
+        {
+          g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
+          return -1;
+        }
+
+      if (S_ISLNK (st.st_mode))
+        {
+          int target_fd;
+
+          /* Only root's own links (e.g. /home -> /var/home) are trusted:
+           * anyone else's could point us at a tree that is not theirs. */
+          if (st.st_uid != 0)
+            {
+              g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                           "%s is a symbolic link owned by uid %lu; before .locald only root-owned symbolic links "
+                           "are followed - pass the resolved path instead",
+                           shown, (unsigned long) st.st_uid);
+              return -1;
+            }
+          target_fd = follow_root_symlink (root_fd, cur, fd, shown, error);
+          if (target_fd < 0)
+            return -1;
+          cleanup_fd_clear (&fd);
+          fd = target_fd;
+          if (fstat (fd, &st) < 0)
+            {
+              g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown,
+                           g_strerror (errno));
+              return -1;
+            }
+        }
+
+      if (!S_ISDIR (st.st_mode))
+        {
+          g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
+                       "%s is not a directory, so there is no .locald directory beneath it", shown);
+          return -1;
+        }
+
+      cleanup_fd_clear (&cur);
+      cur = cleanup_fd_steal (&fd);
+    }
+
+  return cleanup_fd_steal (&cur);
+}
+
+/* Opens .locald in prefix_fd without following a symlink and checks that it
+ * is a directory owned by caller_uid. Returns an O_PATH fd. */
+static int
+open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
+{
+  g_auto(CleanupFd) fd = -1;
+  struct stat st;
+
+  fd = openat (prefix_fd, LOCALD_DIR, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND, "%s does not exist; there is nothing to clean up",
+                     shown);
+      else
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
+      return -1;
+    }
+  if (fstat (fd, &st) < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
+      return -1;
+    }
+  if (S_ISLNK (st.st_mode))
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                   "%s is a symbolic link; it must be a real directory owned by you, and links there are never "
+                   "followed",
+                   shown);
+      return -1;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+                   "%s is not a directory; only entries inside a .locald directory owned by you can be cleaned up",
+                   shown);
+      return -1;
+    }
+  if (st.st_uid != caller_uid)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+                   "%s is owned by uid %lu, not by the caller (uid %lu); only entries inside a .locald directory "
+                   "owned by you can be cleaned up",
+                   shown, (unsigned long) st.st_uid, (unsigned long) caller_uid);
+      return -1;
+    }
+  return cleanup_fd_steal (&fd);
 }
 
 gboolean
 cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error)
 {
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "not implemented");
-  return FALSE;
+  g_auto(GStrv) components = NULL;
+  g_autofree char *locald_shown = NULL;
+  g_autofree char *where = NULL;
+  g_auto(CleanupFd) prefix_fd = -1;
+  g_auto(CleanupFd) locald_fd = -1;
+  g_auto(CleanupFd) parent_fd = -1;
+  guint locald, n;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (ret_removed != NULL)
+    *ret_removed = 0;
+
+  if (!split_path (path, &components, &locald, error))
+    return FALSE;
+  n = g_strv_length (components);
+  locald_shown = join_absolute (components, locald + 1);
+
+  prefix_fd = open_prefix (components, locald, error);
+  if (prefix_fd < 0)
+    return FALSE;
+
+  locald_fd = open_locald (prefix_fd, locald_shown, caller_uid, error);
+  if (locald_fd < 0)
+    return FALSE;
+
+  /* The directory holding the target, relative to .locald. */
+  {
+    const char *saved = components[n - 1];
+    components[n - 1] = NULL;
+    where = g_strjoinv ("/", components + locald + 1);
+    components[n - 1] = (char *) saved;
+  }
+
+  if (*where == '\0')
+    parent_fd = fcntl (locald_fd, F_DUPFD_CLOEXEC, 3);
+  else
+    {
+      parent_fd = cleanup_openat2 (locald_fd, where, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+      if (parent_fd < 0)
+        {
+          int err = -parent_fd;
+
+          /* Nothing there (or a file where a directory would be): the target
+           * does not exist, which is what the caller wants. */
+          if (err == ENOENT || err == ENOTDIR)
+            return TRUE;
+          if (err == ELOOP)
+            g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                         "'%s' below %s goes through a symbolic link; links at or below .locald are never "
+                         "followed - pass the path of the real entry",
+                         where, locald_shown);
+          else if (err == EXDEV)
+            g_set_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT,
+                         "'%s' below %s crosses a mount point; unmount it first, then run the cleanup again", where,
+                         locald_shown);
+          else
+            g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open '%s' below %s: %s", where,
+                         locald_shown, g_strerror (err));
+          return FALSE;
+        }
+    }
+  if (parent_fd < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s", g_strerror (errno));
+      return FALSE;
+    }
+
+  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, ret_removed, error);
 }

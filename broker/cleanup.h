@@ -12,8 +12,9 @@
 
 G_BEGIN_DECLS
 
-/* Syntax only, no file system access: absolute, at most PATH_MAX-1 bytes, no
- * "..", "." or empty components, no trailing '/', no control characters,
+/* Syntax only, no file system access: absolute, at most PATH_MAX-1 bytes,
+ * valid UTF-8 (what a D-Bus string can carry), no "..", "." or empty
+ * components, no trailing '/', no control characters,
  * components at most NAME_MAX, a ".locald" component that is not the last
  * one. BROKER_ERROR_INVALID_ARGS otherwise. */
 gboolean cleanup_validate_path (const char *path, GError **error);

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "cleanup-tree.h"
+
+#include "broker-error.h"
+#include "cleanup-fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Directory streams kept open at once. The deepest ones stay open; shallower
+ * ones are closed and re-opened through ".." on the way back up, so a tree
+ * of any depth works under a small RLIMIT_NOFILE (glibc also gives each
+ * stream a 32 KiB buffer). */
+#define MAX_OPEN_DIRS 32
+
+/* A directory found non-empty after reading it to the end got new entries
+ * meanwhile; read it again this many times, then give up rather than loop
+ * forever against someone who keeps filling it. */
+#define MAX_PASSES 8
+
+/* An entry that keeps flipping between directory and non-directory while we
+ * look at it is being raced; stop after this many tries. */
+#define MAX_ATTEMPTS 8
+
+#define OPEN_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+/* Entries are single names straight from readdir() (never "." or ".."), so
+ * they cannot leave their directory and RESOLVE_BENEATH would add nothing -
+ * except a spurious EXDEV when the entry is renamed away mid-lookup, which
+ * would then be misreported as a mount point. */
+#define OPEN_DIR_RESOLVE (RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV)
+
+typedef struct {
+  char *name;          /* the entry's name in the parent frame's directory */
+  DIR *dir;            /* NULL while closed to save fds */
+  CleanupIdentity id;  /* what the directory was when first opened */
+  guint passes;
+} Frame;
+
+typedef struct {
+  int top_parent_fd;    /* not owned; holds frame 0 */
+  guint64 mnt_id;       /* the mount everything must stay on */
+  GArray *frames;       /* Frame, frame 0 is the target directory */
+  guint first_open;     /* frames[first_open..] have open streams */
+  guint64 removed;
+  const char *locald_path;
+  const char *where;
+} Walk;
+
+static void
+frame_clear (gpointer data)
+{
+  Frame *f = data;
+
+  if (f->dir != NULL)
+    closedir (f->dir);
+  f->dir = NULL;
+  g_clear_pointer (&f->name, g_free);
+}
+
+static Frame *
+walk_frame (Walk *w, guint i)
+{
+  return &g_array_index (w->frames, Frame, i);
+}
+
+/* "where/frame0/frame1/.../leaf", relative to .locald, for messages. */
+static char *
+walk_describe (Walk *w, const char *leaf)
+{
+  GString *s = g_string_new (w->where);
+
+  for (guint i = 0; i < w->frames->len; i++)
+    {
+      if (s->len > 0)
+        g_string_append_c (s, '/');
+      g_string_append (s, walk_frame (w, i)->name);
+    }
+  if (leaf != NULL)
+    {
+      if (s->len > 0)
+        g_string_append_c (s, '/');
+      g_string_append (s, leaf);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+walk_fail (Walk *w, const char *leaf, int code, const char *why, GError **error)
+{
+  g_autofree char *rel = walk_describe (w, leaf);
+
+  g_set_error (error, BROKER_ERROR, code,
+               "removed %" G_GUINT64_FORMAT " entries, then stopped at '%s' (relative to %s): %s",
+               w->removed, rel, w->locald_path, why);
+  return FALSE;
+}
+
+static gboolean
+walk_fail_errno (Walk *w, const char *leaf, const char *what, int err, GError **error)
+{
+  g_autofree char *why = g_strdup_printf ("%s: %s", what, g_strerror (err));
+  return walk_fail (w, leaf, BROKER_ERROR_FAILED, why, error);
+}
+
+static gboolean
+walk_fail_mount (Walk *w, const char *leaf, GError **error)
+{
+  return walk_fail (w, leaf, BROKER_ERROR_CROSSES_MOUNT,
+                    "it is a mount point (or on another mount); it and everything in it were left alone - "
+                    "unmount it, then run the cleanup again",
+                    error);
+}
+
+/* Takes ownership of fd (a directory just opened beneath the top frame) and
+ * makes it the new top frame. */
+static gboolean
+walk_push (Walk *w, int fd_in, const char *name, GError **error)
+{
+  g_auto(CleanupFd) fd = fd_in;
+  Frame f = { 0 };
+  int r;
+
+  r = cleanup_fd_identity (fd, &f.id);
+  if (r < 0)
+    return walk_fail_errno (w, name, "cannot inspect the directory", -r, error);
+  /* openat2(RESOLVE_NO_XDEV) already refuses mount points; checking the
+   * mount id as well keeps this walk safe even if that ever changes. */
+  if (f.id.mnt_id != w->mnt_id)
+    return walk_fail_mount (w, name, error);
+
+  /* Keep the number of open streams bounded: close the shallowest one. */
+  if (w->frames->len - w->first_open >= MAX_OPEN_DIRS)
+    {
+      Frame *old = walk_frame (w, w->first_open);
+      closedir (old->dir);
+      old->dir = NULL;
+      w->first_open++;
+    }
+
+  f.dir = fdopendir (fd);
+  if (f.dir == NULL)
+    return walk_fail_errno (w, name, "cannot read the directory", errno, error);
+  (void) cleanup_fd_steal (&fd);
+  f.name = g_strdup (name);
+  g_array_append_val (w->frames, f);
+  return TRUE;
+}
+
+static void
+walk_pop (Walk *w)
+{
+  g_assert (w->frames->len > 0);
+  g_array_set_size (w->frames, w->frames->len - 1);
+  if (w->first_open > w->frames->len)
+    w->first_open = w->frames->len;
+}
+
+/* Deals with one entry of the directory dfd: unlinks it, or opens it and
+ * pushes a frame. Returns FALSE on error. */
+static gboolean
+walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError **error)
+{
+  for (guint attempt = 0; attempt < MAX_ATTEMPTS; attempt++)
+    {
+      if (!looks_like_dir)
+        {
+          /* Never follows anything: a symlink is removed as a link. */
+          if (unlinkat (dfd, name, 0) == 0)
+            {
+              w->removed++;
+              return TRUE;
+            }
+          if (errno == ENOENT)
+            return TRUE;
+          if (errno == EISDIR)
+            {
+              looks_like_dir = TRUE;
+              continue;
+            }
+          if (errno == EBUSY)
+            return walk_fail_mount (w, name, error);
+          return walk_fail_errno (w, name, "cannot remove it", errno, error);
+        }
+      else
+        {
+          int fd = cleanup_openat2 (dfd, name, OPEN_DIR_FLAGS, OPEN_DIR_RESOLVE);
+          if (fd >= 0)
+            return walk_push (w, fd, name, error);
+          if (fd == -ENOENT)
+            return TRUE;
+          /* Replaced by a symlink or a file since readdir(): remove that
+           * instead (as a link, not what it points to). */
+          if (fd == -ELOOP || fd == -ENOTDIR)
+            {
+              looks_like_dir = FALSE;
+              continue;
+            }
+          if (fd == -EXDEV)
+            return walk_fail_mount (w, name, error);
+          return walk_fail_errno (w, name, "cannot open the directory", -fd, error);
+        }
+    }
+
+  return walk_fail (w, name, BROKER_ERROR_UNSAFE_PATH,
+                    "it kept changing between directory and non-directory while being removed; "
+                    "stop whatever is modifying it and try again",
+                    error);
+}
+
+/* The top frame's parent stream was closed to save fds: re-open it through
+ * ".." of the top frame and make sure it is the same directory as before,
+ * still on our mount. Something renamed in between is refused, not chased. */
+static gboolean
+walk_reopen_parent (Walk *w, GError **error)
+{
+  guint top = w->frames->len - 1;
+  Frame *child = walk_frame (w, top);
+  Frame *parent = walk_frame (w, top - 1);
+  g_auto(CleanupFd) fd = -1;
+  CleanupIdentity id;
+  int r;
+
+  g_assert (top >= 1 && w->first_open == top && parent->dir == NULL && child->dir != NULL);
+
+  fd = openat (dirfd (child->dir), "..", OPEN_DIR_FLAGS);
+  if (fd < 0)
+    return walk_fail_errno (w, "..", "cannot re-open the parent directory", errno, error);
+  r = cleanup_fd_identity (fd, &id);
+  if (r < 0)
+    return walk_fail_errno (w, "..", "cannot inspect the parent directory", -r, error);
+  if (!cleanup_identity_same_inode (&id, &parent->id) || id.mnt_id != w->mnt_id)
+    return walk_fail (w, NULL, BROKER_ERROR_UNSAFE_PATH,
+                      "the directory was moved while being removed; refusing to continue "
+                      "in a place that is no longer the tree that was asked for",
+                      error);
+
+  parent->dir = fdopendir (fd);
+  if (parent->dir == NULL)
+    return walk_fail_errno (w, "..", "cannot read the parent directory", errno, error);
+  (void) cleanup_fd_steal (&fd);
+  w->first_open = top - 1;
+  return TRUE;
+}
+
+/* The top frame has been read to the end: rmdir it from its parent. */
+static gboolean
+walk_finish_top (Walk *w, GError **error)
+{
+  guint top = w->frames->len - 1;
+  Frame *f = walk_frame (w, top);
+  int pfd;
+
+  if (top == 0)
+    pfd = w->top_parent_fd;
+  else
+    {
+      if (walk_frame (w, top - 1)->dir == NULL && !walk_reopen_parent (w, error))
+        return FALSE;
+      f = walk_frame (w, top);
+      pfd = dirfd (walk_frame (w, top - 1)->dir);
+    }
+
+  if (unlinkat (pfd, f->name, AT_REMOVEDIR) == 0)
+    {
+      w->removed++;
+      walk_pop (w);
+      return TRUE;
+    }
+  /* Renamed away, or replaced by a non-directory (which the parent's next
+   * pass meets as an entry of its own): this name no longer holds it. */
+  if (errno == ENOENT || errno == ENOTDIR)
+    {
+      walk_pop (w);
+      return TRUE;
+    }
+  if (errno == ENOTEMPTY && f->passes < MAX_PASSES)
+    {
+      f->passes++;
+      rewinddir (f->dir);
+      return TRUE;
+    }
+  if (errno == EBUSY)
+    return walk_fail_mount (w, NULL, error);
+  if (errno == ENOTEMPTY)
+    return walk_fail (w, NULL, BROKER_ERROR_BUSY,
+                      "entries kept appearing in it while it was being removed; "
+                      "stop whatever writes there and try again",
+                      error);
+  return walk_fail_errno (w, NULL, "cannot remove the directory", errno, error);
+}
+
+static gboolean
+walk_run (Walk *w, GError **error)
+{
+  while (w->frames->len > 0)
+    {
+      Frame *f = walk_frame (w, w->frames->len - 1);
+      struct dirent *de;
+
+      g_assert (f->dir != NULL);
+      errno = 0;
+      de = readdir (f->dir);
+      if (de == NULL)
+        {
+          if (errno != 0)
+            return walk_fail_errno (w, NULL, "cannot read the directory", errno, error);
+          if (!walk_finish_top (w, error))
+            return FALSE;
+          continue;
+        }
+      if (g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
+        continue;
+      /* d_type saves a stat per entry; DT_UNKNOWN is sorted out by
+       * unlinkat() failing with EISDIR. */
+      if (!walk_entry (w, dirfd (f->dir), de->d_name, de->d_type == DT_DIR, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cleanup_tree_remove (int parent_fd,
+                     const char *name,
+                     const char *locald_path,
+                     const char *where,
+                     guint64 *ret_removed,
+                     GError **error)
+{
+  g_autoptr(GArray) frames = NULL;
+  CleanupIdentity parent_id;
+  Walk w = { 0 };
+  gboolean ok;
+  int r;
+
+  g_return_val_if_fail (parent_fd >= 0, FALSE);
+  g_return_val_if_fail (name != NULL && *name != '\0' && strchr (name, '/') == NULL, FALSE);
+  g_return_val_if_fail (!g_str_equal (name, ".") && !g_str_equal (name, ".."), FALSE);
+  g_return_val_if_fail (locald_path != NULL && where != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (ret_removed != NULL)
+    *ret_removed = 0;
+
+  r = cleanup_fd_identity (parent_fd, &parent_id);
+  if (r < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
+                   "cannot inspect '%s' below %s: %s", where, locald_path, g_strerror (-r));
+      return FALSE;
+    }
+
+  frames = g_array_new (FALSE, TRUE, sizeof (Frame));
+  g_array_set_clear_func (frames, frame_clear);
+
+  w.top_parent_fd = parent_fd;
+  w.mnt_id = parent_id.mnt_id;
+  w.frames = frames;
+  w.locald_path = locald_path;
+  w.where = where;
+
+  /* The target itself: unlinkat() first, which also tells a directory apart
+   * (EISDIR) without a separate stat that could race. If something else
+   * took its name while we worked (only the caller can do that, in their
+   * own .locald), go again, a bounded number of times. */
+  for (guint pass = 0;; pass++)
+    {
+      struct stat st;
+
+      ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
+      if (!ok || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        break;
+      if (pass + 1 == MAX_PASSES)
+        {
+          ok = walk_fail (&w, name, BROKER_ERROR_BUSY,
+                          "it kept coming back while being removed; stop whatever writes there and try again",
+                          error);
+          break;
+        }
+    }
+
+  if (ret_removed != NULL)
+    *ret_removed = w.removed;
+  return ok;
+}

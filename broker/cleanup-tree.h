@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The removal walk of CleanupPath: deletes one entry of a directory and, if
+ * it is a directory, everything below it, by file descriptors only.
+ */
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Removes `name` inside the directory parent_fd (which may be an O_PATH fd):
+ * a non-directory with unlinkat() - a symlink is removed, never followed - or
+ * a directory tree bottom-up. Each directory is opened with openat2(
+ * RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV) and must sit on the
+ * same mount as parent_fd; a mount point stops the walk with
+ * BROKER_ERROR_CROSSES_MOUNT and is left alone. No recursion and a bounded
+ * number of open directories: ancestors that were closed are re-opened
+ * through ".." and must be the very directory seen before (device, inode,
+ * mount), or the walk stops with BROKER_ERROR_UNSAFE_PATH.
+ *
+ * Entries that vanish meanwhile are not an error; a missing `name` removes
+ * nothing. Errors name the entry relative to the .locald directory:
+ * locald_path is that directory (for messages) and where the directory of
+ * parent_fd relative to it ("" when parent_fd is .locald itself).
+ * *ret_removed is set to the number of entries removed, also on failure. */
+gboolean cleanup_tree_remove (int parent_fd,
+                              const char *name,
+                              const char *locald_path,
+                              const char *where,
+                              guint64 *ret_removed,
+                              GError **error);
+
+G_END_DECLS

@@ -1,0 +1,1129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CleanupPath: path validation and the fd-relative removal, checked by their
+ * real effects on a scratch tree. Each case gets a fresh directory under
+ * /tmp laid out as <tmp>/home/.locald (owned by the "caller") plus sentinels
+ * outside it that must survive whatever the caller tries.
+ *
+ * As root the caller is TEST_UID (an unused uid that owns .locald, the way a
+ * desktop user would) and the tree beneath it is partly root-owned, as the
+ * leftovers CleanupPath exists for are. Without root the caller is the
+ * current user; cases that need root skip (or fail when
+ * LOCALD_E2E_FORCE_PRIVILEGED=1).
+ */
+#include "config.h"
+
+#include "broker-error.h"
+#include "cleanup.h"
+#include "test-privileged.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#define TEST_UID ((uid_t) 4242)
+#define OTHER_UID ((uid_t) 4243)
+
+/* Set in main(): as root the whole program runs in a private mount
+ * namespace, so a bind mount made by a test never reaches the host. */
+static gboolean have_private_mount_ns;
+
+typedef struct {
+  char *tmp;       /* mkdtemp directory, 0755 */
+  char *home;      /* <tmp>/home */
+  char *locald;    /* <tmp>/home/.locald, owned by caller */
+  char *sentinel;  /* <tmp>/sentinel, a directory with files that must survive */
+  uid_t caller;
+  GPtrArray *mounts; /* mount points to detach in teardown */
+} Fixture;
+
+/* ---- small helpers ---- */
+
+static gboolean
+is_root (void)
+{
+  return geteuid () == 0;
+}
+
+/* Per-case gate: skip without root, but fail when privileged runs are
+ * required, so a privileged CI lane cannot quietly test nothing. */
+static gboolean
+require_root (void)
+{
+  if (is_root ())
+    return TRUE;
+  if (test_force_privileged ())
+    {
+      g_test_message ("LOCALD_E2E_FORCE_PRIVILEGED=1 but this case needs root");
+      g_test_fail ();
+    }
+  else
+    g_test_skip ("needs root");
+  return FALSE;
+}
+
+static char *
+path_join (const char *a, const char *b)
+{
+  return g_build_filename (a, b, NULL);
+}
+
+static void
+chown_or_die (const char *path, uid_t uid)
+{
+  if (!is_root ())
+    return;
+  g_assert_no_errno (lchown (path, uid, uid));
+}
+
+static void
+make_dir (const char *path, uid_t uid)
+{
+  g_assert_no_errno (mkdir (path, 0755));
+  chown_or_die (path, uid);
+}
+
+static void
+make_file (const char *path, uid_t uid)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, "data\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_no_errno (chmod (path, 0644));
+  chown_or_die (path, uid);
+}
+
+static void
+make_symlink (const char *target, const char *path, uid_t uid)
+{
+  g_assert_no_errno (symlink (target, path));
+  chown_or_die (path, uid);
+}
+
+static void
+make_fifo (const char *path, uid_t uid)
+{
+  g_assert_no_errno (mkfifo (path, 0644));
+  chown_or_die (path, uid);
+}
+
+static void
+make_socket (const char *path, uid_t uid)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int fd;
+
+  g_assert_cmpuint (strlen (path), <, sizeof sa.sun_path);
+  strcpy (sa.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_no_errno (bind (fd, (struct sockaddr *) &sa, sizeof sa));
+  close (fd);
+  chown_or_die (path, uid);
+}
+
+static gboolean
+exists (const char *path)
+{
+  struct stat st;
+  return lstat (path, &st) == 0;
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* A listing of everything below root (type, owner, link target), sorted,
+ * to prove that a refused call changed nothing. Recursion is fine here:
+ * the trees compared this way are small. */
+static void
+snapshot_into (const char *root, const char *rel, GPtrArray *out)
+{
+  g_autofree char *path = *rel ? path_join (root, rel) : g_strdup (root);
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  struct stat st;
+
+  g_assert_no_errno (lstat (path, &st));
+  if (S_ISLNK (st.st_mode))
+    {
+      g_autofree char *target = g_file_read_link (path, NULL);
+      g_ptr_array_add (out, g_strdup_printf ("%s l %u -> %s", rel, (unsigned) st.st_uid, target));
+      return;
+    }
+  g_ptr_array_add (out, g_strdup_printf ("%s %o %u", rel, (unsigned) (st.st_mode & S_IFMT), (unsigned) st.st_uid));
+  if (!S_ISDIR (st.st_mode))
+    return;
+  dir = g_dir_open (path, 0, NULL);
+  if (dir == NULL)
+    return; /* e.g. a mount point we may not read; its name is listed */
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = *rel ? g_strconcat (rel, "/", name, NULL) : g_strdup (name);
+      snapshot_into (root, child, out);
+    }
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static char *
+snapshot (const char *root)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  snapshot_into (root, "", lines);
+  g_ptr_array_sort (lines, compare_strings);
+  g_ptr_array_add (lines, NULL);
+  return g_strjoinv ("\n", (char **) lines->pdata);
+}
+
+/* Runs the removal and checks it neither leaks nor holds descriptors. */
+static gboolean
+run_cleanup (const char *path, uid_t caller, guint64 *ret_removed, GError **error)
+{
+  guint before = count_fds ();
+  guint64 removed = G_MAXUINT64;
+  gboolean ok;
+
+  ok = cleanup_remove_beneath_locald (path, caller, &removed, error);
+  g_assert_cmpuint (count_fds (), ==, before);
+  g_assert_cmpuint (removed, !=, G_MAXUINT64);
+  g_assert_true (ok == (error == NULL || *error == NULL));
+  if (ret_removed != NULL)
+    *ret_removed = removed;
+  return ok;
+}
+
+/* ---- fixture ---- */
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  char templ[] = "/tmp/locald-test-cleanup-XXXXXX";
+
+  g_assert_nonnull (mkdtemp (templ));
+  g_assert_no_errno (chmod (templ, 0755));
+  f->tmp = g_strdup (templ);
+  f->home = path_join (f->tmp, "home");
+  f->locald = path_join (f->home, ".locald");
+  f->sentinel = path_join (f->tmp, "sentinel");
+  f->caller = is_root () ? TEST_UID : getuid ();
+  f->mounts = g_ptr_array_new_with_free_func (g_free);
+
+  make_dir (f->home, f->caller);
+  make_dir (f->locald, f->caller);
+
+  /* Root-owned: the caller must never be able to make us delete these. */
+  make_dir (f->sentinel, 0);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/keep-%u", f->sentinel, i);
+      make_file (name, 0);
+    }
+  {
+    g_autofree char *sub = path_join (f->sentinel, "sub");
+    g_autofree char *subfile = path_join (f->sentinel, "sub/keep");
+    make_dir (sub, 0);
+    make_file (subfile, 0);
+  }
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  const char *argv[] = { "rm", "-rf", "--one-file-system", f->tmp, NULL };
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  for (guint i = f->mounts->len; i > 0; i--)
+    umount2 (f->mounts->pdata[i - 1], MNT_DETACH);
+  g_ptr_array_unref (f->mounts);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                               &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_false (exists (f->tmp));
+
+  g_free (f->sentinel);
+  g_free (f->locald);
+  g_free (f->home);
+  g_free (f->tmp);
+}
+
+static void
+assert_sentinel_intact (Fixture *f)
+{
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/keep-%u", f->sentinel, i);
+      g_assert_true (exists (name));
+    }
+  {
+    g_autofree char *subfile = path_join (f->sentinel, "sub/keep");
+    g_assert_true (exists (subfile));
+  }
+}
+
+/* ---- validation (no file system access) ---- */
+
+/* "/p/.locald/aaa.../aaa" of exactly len bytes. */
+static char *
+long_path (gsize len)
+{
+  GString *s = g_string_new ("/p/.locald");
+
+  while (s->len < len)
+    {
+      gsize room = len - s->len - 1;
+      gsize comp = MIN (room, (gsize) 200);
+
+      /* avoid leaving room for a trailing '/' only */
+      if (room > 200 && room < 202)
+        comp = room - 2;
+      g_string_append_c (s, '/');
+      for (gsize i = 0; i < comp; i++)
+        g_string_append_c (s, 'a');
+    }
+  g_assert_cmpuint (s->len, ==, len);
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_validate_accepts (void)
+{
+  g_autofree char *longest = long_path (PATH_MAX - 1);
+  g_autofree char *name_max = NULL;
+  const char *good[] = {
+    "/.locald/x",
+    "/home/u/.locald/x",
+    "/home/u/.locald/x/y/z",
+    "/home/u/.locald/x/.locald",
+    "/home/u/.locald/with space",
+    "/home/u/.locald/..x",
+    "/home/u/.locald/...",
+    "/home/u/.locald/.x",
+    "/home/u/.locald/caf\xc3\xa9",
+    longest,
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_test_message ("valid: %.60s", good[i]);
+      g_assert_true (cleanup_validate_path (good[i], &error));
+      g_assert_no_error (error);
+    }
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *comp = g_strnfill (NAME_MAX, 'n');
+    name_max = g_strconcat ("/h/.locald/", comp, NULL);
+    g_assert_true (cleanup_validate_path (name_max, &error));
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_validate_rejects (void)
+{
+  g_autofree char *too_long = long_path (PATH_MAX);
+  g_autofree char *way_too_long = long_path (3 * PATH_MAX);
+  g_autofree char *comp = g_strnfill (NAME_MAX + 1, 'n');
+  g_autofree char *long_comp = g_strconcat ("/h/.locald/", comp, NULL);
+  const struct {
+    const char *path;
+    const char *why;
+  } bad[] = {
+    { NULL, "empty" },
+    { "", "empty" },
+    { "relative/.locald/x", "must be absolute" },
+    { ".locald/x", "must be absolute" },
+    { "/h/.locald/../x", "'..'" },
+    { "/h/.locald/x/..", "'..'" },
+    { "/h/../h/.locald/x", "'..'" },
+    { "/a/./b/.locald/x", "'.'" },
+    { "/h/.locald/.", "'.'" },
+    { "/h//.locald/x", "empty components" },
+    { "//h/.locald/x", "empty components" },
+    { "/h/.locald//x", "empty components" },
+    { "/h/.locald/x/", "must not end with '/'" },
+    { "/", "no .locald component" },
+    { "/home/u/project/tmp", "no .locald component" },
+    { "/home/u/locald/x", "no .locald component" },
+    { "/home/u/.locald", "the .locald directory itself" },
+    { "/home/u/.locald/x\n127.0.0.1 evil", "control character" },
+    { "/home/u/.locald/\t", "control character" },
+    { "/home/u/.locald/x\x7f", "control character" },
+    { "/home/u/.locald/\x1b[31m", "control character" },
+    { "/home/u/.locald/\xff\xfe", "UTF-8" },
+    { too_long, "more than the limit" },
+    { way_too_long, "more than the limit" },
+    { long_comp, "longer than" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("invalid #%" G_GSIZE_FORMAT ": expecting \"%s\"", i, bad[i].why);
+      g_assert_false (cleanup_validate_path (bad[i].path, &error));
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS);
+      g_assert_nonnull (strstr (error->message, bad[i].why));
+      /* Every refusal says what to do, and never echoes an oversized or
+       * unprintable path back. */
+      g_assert_nonnull (strstr (error->message, "pass the absolute"));
+      g_assert_cmpuint (strlen (error->message), <, 600);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    }
+}
+
+/* ---- removal ---- */
+
+/* Hostile paths aimed at a real tree: refused before anything is touched. */
+static void
+test_hostile_paths_change_nothing (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *victim = path_join (f->home, "victim");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *too_long = NULL;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  make_dir (x, 0);
+  {
+    g_autofree char *xf = path_join (x, "f");
+    make_file (xf, 0);
+  }
+  make_dir (victim, f->caller);
+  {
+    g_autofree char *vf = path_join (victim, "precious");
+    make_file (vf, f->caller);
+  }
+
+  g_ptr_array_add (paths, g_strdup (f->locald + 1));                       /* relative */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/../victim", NULL));    /* .. escape */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/x/../../victim", NULL));
+  g_ptr_array_add (paths, g_strconcat (f->home, "/./.locald/x", NULL));    /* . */
+  g_ptr_array_add (paths, g_strconcat (f->home, "//.locald/x", NULL));     /* // */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/x/", NULL));           /* trailing / */
+  g_ptr_array_add (paths, g_strdup (victim));                              /* no .locald */
+  g_ptr_array_add (paths, g_strdup (f->locald));                           /* .locald itself */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/x\n", NULL));          /* control char */
+  too_long = g_strconcat (f->locald, "/x", NULL);
+  while (strlen (too_long) < PATH_MAX)
+    {
+      char *longer = g_strconcat (too_long, "/x", NULL);
+      g_free (too_long);
+      too_long = longer;
+    }
+  g_ptr_array_add (paths, g_steal_pointer (&too_long));                    /* > PATH_MAX */
+
+  before = snapshot (f->tmp);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 removed = 1;
+
+      g_test_message ("hostile #%u", i);
+      g_assert_false (run_cleanup (paths->pdata[i], f->caller, &removed, &error));
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS);
+      g_assert_cmpuint (removed, ==, 0);
+    }
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+}
+
+static void
+test_happy_path (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *sibling_file = path_join (f->locald, "sibling");
+  g_autofree char *sibling_dir = path_join (f->locald, "x-sibling");
+  g_autofree char *outside = path_join (f->tmp, "outside-file");
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 0, expected = 0;
+  const char *dirs[] = { "x", "x/a", "x/a/b", "x/a/b/c", "x/empty", "x/d" };
+  const char *files[] = { "x/f1", "x/a/f2", "x/a/b/f3", "x/a/b/c/f4", "x/d/f5", "x/.hidden" };
+
+  if (!require_root ())
+    return;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++, expected++)
+    {
+      g_autofree char *p = path_join (f->locald, dirs[i]);
+      make_dir (p, 0);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++, expected++)
+    {
+      g_autofree char *p = path_join (f->locald, files[i]);
+      make_file (p, 0);
+    }
+  {
+    g_autofree char *fifo = path_join (f->locald, "x/a/fifo");
+    g_autofree char *sock = path_join (f->locald, "x/sock");
+    g_autofree char *link_file = path_join (f->locald, "x/a/link-to-file");
+    g_autofree char *link_dangling = path_join (f->locald, "x/dangling");
+    g_autofree char *userdir = path_join (f->locald, "x/userdir");
+    g_autofree char *userfile = path_join (f->locald, "x/userdir/mine");
+
+    make_fifo (fifo, 0), expected++;
+    make_socket (sock, 0), expected++;
+    make_file (outside, 0);
+    make_symlink (outside, link_file, 0), expected++;
+    make_symlink ("/nonexistent/target", link_dangling, f->caller), expected++;
+    /* A directory the caller owns but has locked (mode 0): root still
+     * removes it, the walk needs no read permission of its own. */
+    make_dir (userdir, f->caller), expected++;
+    make_file (userfile, f->caller), expected++;
+    g_assert_no_errno (chmod (userdir, 0));
+  }
+  make_file (sibling_file, f->caller);
+  make_dir (sibling_dir, f->caller);
+
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, expected);
+
+  g_assert_false (exists (x));
+  g_assert_true (g_file_test (f->locald, G_FILE_TEST_IS_DIR));
+  g_assert_true (exists (sibling_file));
+  g_assert_true (exists (sibling_dir));
+  g_assert_true (exists (outside));
+
+  /* Again: already gone, nothing to do. */
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_cmpuint (removed, ==, 0);
+
+  /* A single file and a single symlink as the target itself. */
+  g_assert_true (run_cleanup (sibling_file, f->caller, &removed, &error));
+  g_assert_cmpuint (removed, ==, 1);
+  g_assert_false (exists (sibling_file));
+  {
+    g_autofree char *link = path_join (f->locald, "link-to-sentinel");
+    make_symlink (f->sentinel, link, f->caller);
+    g_assert_true (run_cleanup (link, f->caller, &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    g_assert_false (exists (link));
+    assert_sentinel_intact (f);
+  }
+}
+
+static void
+test_not_owner (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *xf = path_join (f->locald, "x/f");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 1;
+  uid_t stranger = is_root () ? OTHER_UID : getuid () + 1;
+
+  make_dir (x, f->caller);
+  make_file (xf, f->caller);
+  before = snapshot (f->tmp);
+
+  g_assert_false (run_cleanup (x, stranger, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  g_assert_nonnull (strstr (error->message, "owned by uid"));
+  g_assert_cmpuint (removed, ==, 0);
+
+  /* Root does not own it either: uid 0 gets no special treatment. */
+  if (f->caller != 0)
+    {
+      g_clear_error (&error);
+      g_assert_false (run_cleanup (x, 0, &removed, &error));
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+    }
+
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+}
+
+static void
+test_locald_not_a_directory (Fixture *f, gconstpointer data)
+{
+  g_autofree char *real = path_join (f->home, "real-locald");
+  g_autofree char *real_x = path_join (real, "x");
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 1;
+
+  /* .locald is a symlink to a directory the caller owns: refused all the
+   * same, because a link there could point anywhere. */
+  g_assert_no_errno (rmdir (f->locald));
+  make_dir (real, f->caller);
+  make_dir (real_x, f->caller);
+  make_symlink (real, f->locald, f->caller);
+  before = snapshot (f->tmp);
+  g_assert_false (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+  g_assert_cmpuint (removed, ==, 0);
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+
+  /* .locald is a regular file. */
+  g_clear_error (&error);
+  g_assert_no_errno (unlink (f->locald));
+  make_file (f->locald, f->caller);
+  g_assert_false (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  g_assert_true (exists (f->locald));
+}
+
+static void
+test_symlink_inside_tree (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *xd = path_join (f->locald, "x/d");
+  g_autofree char *link1 = path_join (f->locald, "x/to-sentinel");
+  g_autofree char *link2 = path_join (f->locald, "x/d/to-sentinel-sub");
+  g_autofree char *sentinel_sub = path_join (f->sentinel, "sub");
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 0;
+
+  make_dir (x, f->caller);
+  make_dir (xd, 0);
+  make_symlink (f->sentinel, link1, f->caller);
+  make_symlink (sentinel_sub, link2, 0);
+
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, 4);
+  g_assert_false (exists (x));
+  assert_sentinel_intact (f);
+}
+
+static void
+test_symlink_in_middle_refused (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *link = path_join (f->locald, "x/link");
+  g_autofree char *top_link = path_join (f->locald, "top-link");
+  g_autofree char *through = path_join (f->locald, "x/link/sub");
+  g_autofree char *through_file = path_join (f->locald, "x/link/keep-0");
+  g_autofree char *through_top = path_join (f->locald, "top-link/sub/keep");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  make_dir (x, f->caller);
+  make_symlink (f->sentinel, link, f->caller);
+  make_symlink (f->sentinel, top_link, f->caller);
+  before = snapshot (f->tmp);
+
+  const char *targets[] = { through, through_file, through_top };
+  for (gsize i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 removed = 1;
+
+      g_assert_false (run_cleanup (targets[i], f->caller, &removed, &error));
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+      g_assert_nonnull (strstr (error->message, "symbolic link"));
+      g_assert_cmpuint (removed, ==, 0);
+    }
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+  assert_sentinel_intact (f);
+}
+
+static void
+test_prefix_user_symlink_refused (Fixture *f, gconstpointer data)
+{
+  g_autofree char *link = path_join (f->tmp, "user-link");
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *via_link = g_strconcat (link, "/.locald/x", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 1;
+
+  make_dir (x, f->caller);
+  /* Owned by the caller (or, unprivileged, by us - not root either). */
+  make_symlink (f->home, link, f->caller);
+  before = snapshot (f->tmp);
+
+  g_assert_false (run_cleanup (via_link, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+  g_assert_nonnull (strstr (error->message, "only root-owned symbolic links"));
+  g_assert_nonnull (strstr (error->message, "user-link"));
+  g_assert_cmpuint (removed, ==, 0);
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+}
+
+static void
+test_prefix_root_symlink_followed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *abs_link = path_join (f->tmp, "home-link");
+  g_autofree char *rel_link = path_join (f->tmp, "home-rel");
+  g_autofree char *chain_link = path_join (f->tmp, "home-chain");
+  g_autofree char *user_link = path_join (f->tmp, "user-home");
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *xf = path_join (f->locald, "x/f");
+  guint64 removed = 0;
+
+  if (!require_root ())
+    return;
+
+  /* <tmp>/home-link -> <tmp>/home (absolute), <tmp>/home-rel -> home
+   * (relative), both root-owned, as /home -> /var/home is. */
+  make_symlink (f->home, abs_link, 0);
+  make_symlink ("home", rel_link, 0);
+
+  const char *links[] = { abs_link, rel_link };
+  for (gsize i = 0; i < G_N_ELEMENTS (links); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *via = g_strconcat (links[i], "/.locald/x", NULL);
+
+      make_dir (x, 0);
+      make_file (xf, 0);
+      g_assert_true (run_cleanup (via, f->caller, &removed, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (removed, ==, 2);
+      g_assert_false (exists (x));
+      g_assert_true (exists (f->locald));
+    }
+
+  /* A root-owned link whose target goes through a user-owned link: only
+   * the one trusted hop is followed. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *via = g_strconcat (chain_link, "/.locald/x", NULL);
+
+    make_symlink (f->home, user_link, f->caller);
+    make_symlink (user_link, chain_link, 0);
+    make_dir (x, 0);
+    g_assert_false (run_cleanup (via, f->caller, &removed, &error));
+    g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+    g_assert_true (exists (x));
+  }
+}
+
+/* ---- the race: a hostile caller swapping directories for symlinks ---- */
+
+static gboolean
+renameat2_exchange (const char *a, const char *b)
+{
+  return renameat2 (AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0;
+}
+
+/* Child process: become the caller and keep swapping x/a <-> x/alink and
+ * x/a/victim <-> x/a/vlink (each link points at the sentinel) until killed.
+ * Only system calls here: this runs between fork() and _exit(). */
+static G_GNUC_NORETURN void
+attacker_main (int ready_fd, const char *a, const char *alink, const char *victim, const char *vlink, uid_t uid)
+{
+  char one = 1;
+  gulong round = 0;
+
+  if (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0)
+    _exit (2);
+  if (write (ready_fd, &one, 1) != 1)
+    _exit (3);
+  close (ready_fd);
+  for (;;)
+    {
+      /* Swap at two depths so the walk meets a link both where it is about
+       * to descend and in a directory it is already inside. */
+      (void) renameat2_exchange (victim, vlink);
+      (void) renameat2_exchange (victim, vlink);
+      if ((++round & 3) == 0)
+        {
+          (void) renameat2_exchange (a, alink);
+          (void) renameat2_exchange (a, alink);
+        }
+    }
+}
+
+static void
+build_race_tree (Fixture *f, const char *x)
+{
+  g_autofree char *a = path_join (x, "a");
+  g_autofree char *alink = path_join (x, "alink");
+  g_autofree char *victim = path_join (x, "a/victim");
+  g_autofree char *vlink = path_join (x, "a/vlink");
+
+  make_dir (x, f->caller);
+  make_dir (a, f->caller);
+  make_symlink (f->sentinel, alink, f->caller);
+  make_symlink (f->sentinel, vlink, f->caller);
+  make_dir (victim, 0);
+  for (guint d = 0; d < 4; d++)
+    {
+      g_autofree char *dir = g_strdup_printf ("%s/d%u", victim, d);
+      make_dir (dir, 0);
+      for (guint i = 0; i < 8; i++)
+        {
+          g_autofree char *file = g_strdup_printf ("%s/f%u", dir, i);
+          make_file (file, 0);
+        }
+    }
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/f%u", victim, i);
+      make_file (file, 0);
+    }
+}
+
+static void
+test_race_symlink_swap (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *a = path_join (x, "a");
+  g_autofree char *alink = path_join (x, "alink");
+  g_autofree char *victim = path_join (x, "a/victim");
+  g_autofree char *vlink = path_join (x, "a/vlink");
+  guint rounds = 200, failures = 0;
+
+  if (!require_root ())
+    return;
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 removed = 0;
+      int pipefd[2];
+      char byte;
+      pid_t pid;
+      int status;
+
+      build_race_tree (f, x);
+      g_assert_no_errno (pipe2 (pipefd, O_CLOEXEC));
+      pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        attacker_main (pipefd[1], a, alink, victim, vlink, f->caller);
+      close (pipefd[1]);
+      g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 1);
+      close (pipefd[0]);
+
+      /* Alternate between removing the whole tree and naming the very
+       * entry that flips between directory and symlink. */
+      if (!run_cleanup ((round & 1) ? victim : x, f->caller, &removed, &error))
+        {
+          /* Refusing is fine; following is not. */
+          g_assert_true (error->domain == BROKER_ERROR);
+          g_assert_true (error->code == BROKER_ERROR_UNSAFE_PATH || error->code == BROKER_ERROR_BUSY);
+          failures++;
+        }
+
+      g_assert_no_errno (kill (pid, SIGKILL));
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      g_assert_true (WIFSIGNALED (status));
+      assert_sentinel_intact (f);
+
+      /* Without the attacker everything left goes, links as links. */
+      g_clear_error (&error);
+      g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+      g_assert_no_error (error);
+      g_assert_false (exists (x));
+      assert_sentinel_intact (f);
+    }
+  g_test_message ("%u of %u rounds refused under attack", failures, rounds);
+}
+
+/* ---- mount points ---- */
+
+static gboolean
+require_mount_ns (void)
+{
+  if (!require_root ())
+    return FALSE;
+  if (have_private_mount_ns)
+    return TRUE;
+  if (test_force_privileged ())
+    {
+      g_test_message ("no private mount namespace");
+      g_test_fail ();
+    }
+  else
+    g_test_skip ("no private mount namespace");
+  return FALSE;
+}
+
+static void
+bind_mount (Fixture *f, const char *source, const char *target)
+{
+  g_assert_no_errno (mount (source, target, NULL, MS_BIND, NULL));
+  g_ptr_array_add (f->mounts, g_strdup (target));
+}
+
+static void
+test_bind_mount_not_crossed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *mnt = path_join (f->locald, "x/mnt");
+  g_autofree char *mnt_file = path_join (f->locald, "x/mnt/keep-0");
+  g_autofree char *file_mnt = path_join (f->locald, "x/file-mnt");
+  g_autofree char *sentinel_file = path_join (f->sentinel, "keep-1");
+  g_autofree char *z = path_join (f->locald, "x/z");
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 0;
+
+  if (!require_mount_ns ())
+    return;
+
+  make_dir (x, f->caller);
+  make_dir (mnt, 0);
+  make_dir (z, 0);
+  {
+    g_autofree char *zf = path_join (z, "f");
+    make_file (zf, 0);
+  }
+  bind_mount (f, f->sentinel, mnt);
+
+  /* Whole tree: stops at the mount point and names it. */
+  g_assert_false (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "'x/mnt'"));
+  g_assert_true (exists (mnt_file));
+  assert_sentinel_intact (f);
+
+  /* The mount point itself, and a path through it. */
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (mnt, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT);
+  g_assert_cmpuint (removed, ==, 0);
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (mnt_file, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT);
+  g_assert_cmpuint (removed, ==, 0);
+  assert_sentinel_intact (f);
+
+  /* A file bind-mounted over a file. */
+  g_assert_no_errno (umount2 (mnt, MNT_DETACH));
+  g_ptr_array_set_size (f->mounts, 0);
+  make_file (file_mnt, 0);
+  bind_mount (f, sentinel_file, file_mnt);
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT);
+  g_assert_nonnull (strstr (error->message, "'x/file-mnt'"));
+  assert_sentinel_intact (f);
+  g_assert_no_errno (umount2 (file_mnt, MNT_DETACH));
+  g_ptr_array_set_size (f->mounts, 0);
+
+  /* Unmounted: now it all goes. */
+  g_clear_error (&error);
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (exists (x));
+  assert_sentinel_intact (f);
+}
+
+/* ---- size: many entries, deep trees, few descriptors ---- */
+
+static void
+with_fd_limit (rlim_t soft, struct rlimit *saved)
+{
+  struct rlimit rl;
+
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, saved));
+  rl = *saved;
+  rl.rlim_cur = MIN (soft, saved->rlim_max);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &rl));
+}
+
+static void
+test_many_entries (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autoptr(GError) error = NULL;
+  struct rlimit saved;
+  guint64 removed = 0, expected = 1;
+  gint64 start;
+  int xfd;
+
+  make_dir (x, f->caller);
+  xfd = open (x, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (xfd, >=, 0);
+  for (guint d = 0; d < 100; d++)
+    {
+      char name[32];
+      int dfd;
+
+      g_snprintf (name, sizeof name, "dir-%03u", d);
+      g_assert_no_errno (mkdirat (xfd, name, 0755));
+      dfd = openat (xfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_assert_cmpint (dfd, >=, 0);
+      expected++;
+      for (guint i = 0; i < 1000; i++)
+        {
+          g_snprintf (name, sizeof name, "file-%04u", i);
+          g_assert_no_errno (mknodat (dfd, name, S_IFREG | 0644, 0));
+          expected++;
+        }
+      close (dfd);
+    }
+  close (xfd);
+  g_assert_cmpuint (expected, ==, 100101);
+
+  with_fd_limit (256, &saved);
+  start = g_get_monotonic_time ();
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_test_message ("removed %" G_GUINT64_FORMAT " entries in %.3f s", removed,
+                  (g_get_monotonic_time () - start) / 1e6);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, expected);
+  g_assert_false (exists (x));
+  g_assert_true (exists (f->locald));
+}
+
+static void
+test_deep_tree (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autoptr(GError) error = NULL;
+  struct rlimit saved;
+  guint64 removed = 0, expected = 1;
+  int fd;
+
+  make_dir (x, f->caller);
+  fd = open (x, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  /* 1,000 levels, each with a file and a symlink to the sentinel, and a few
+   * side directories so the walk goes back up into half-read parents. */
+  for (guint depth = 0; depth < 1000; depth++)
+    {
+      int next;
+
+      g_assert_no_errno (mknodat (fd, "f", S_IFREG | 0644, 0));
+      g_assert_no_errno (symlinkat (f->sentinel, fd, "l"));
+      expected += 2;
+      if (depth % 50 == 0)
+        {
+          g_assert_no_errno (mkdirat (fd, "side", 0755));
+          expected++;
+        }
+      g_assert_no_errno (mkdirat (fd, "d", 0755));
+      expected++;
+      next = openat (fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_assert_cmpint (next, >=, 0);
+      close (fd);
+      fd = next;
+    }
+  close (fd);
+
+  with_fd_limit (256, &saved);
+  g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, expected);
+  g_assert_false (exists (x));
+  assert_sentinel_intact (f);
+}
+
+/* ---- missing things ---- */
+
+static void
+test_missing (Fixture *f, gconstpointer data)
+{
+  g_autofree char *missing_target = path_join (f->locald, "nothing-here");
+  g_autofree char *missing_middle = path_join (f->locald, "no/such/dir");
+  g_autofree char *file = path_join (f->locald, "file");
+  g_autofree char *under_file = path_join (f->locald, "file/sub");
+  g_autofree char *no_locald = g_strconcat (f->tmp, "/elsewhere/.locald/x", NULL);
+  g_autofree char *no_prefix = g_strconcat (f->tmp, "/no/such/home/.locald/x", NULL);
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 1;
+
+  make_file (file, f->caller);
+
+  g_assert_true (run_cleanup (missing_target, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, 0);
+  removed = 1;
+  g_assert_true (run_cleanup (missing_middle, f->caller, &removed, &error));
+  g_assert_cmpuint (removed, ==, 0);
+  removed = 1;
+  g_assert_true (run_cleanup (under_file, f->caller, &removed, &error));
+  g_assert_cmpuint (removed, ==, 0);
+  g_assert_true (exists (file));
+
+  {
+    g_autofree char *elsewhere = path_join (f->tmp, "elsewhere");
+    make_dir (elsewhere, f->caller);
+  }
+  g_assert_false (run_cleanup (no_locald, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "elsewhere/.locald"));
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (no_prefix, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
+  g_assert_cmpuint (removed, ==, 0);
+}
+
+/* ---- main ---- */
+
+static void
+enter_private_mount_namespace (void)
+{
+  /* Bind mounts made by the tests stay in here, and vanish with us even if
+   * a test dies before unmounting. */
+  if (!is_root ())
+    return;
+  if (unshare (CLONE_NEWNS) < 0)
+    return;
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return;
+  have_private_mount_ns = TRUE;
+}
+
+#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+int
+main (int argc, char **argv)
+{
+  enter_private_mount_namespace ();
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/cleanup/validate/accepts", test_validate_accepts);
+  g_test_add_func ("/cleanup/validate/rejects", test_validate_rejects);
+  ADD ("/cleanup/remove/hostile-paths-change-nothing", test_hostile_paths_change_nothing);
+  ADD ("/cleanup/remove/happy-path", test_happy_path);
+  ADD ("/cleanup/remove/not-owner", test_not_owner);
+  ADD ("/cleanup/remove/locald-not-a-directory", test_locald_not_a_directory);
+  ADD ("/cleanup/remove/symlink-inside-tree", test_symlink_inside_tree);
+  ADD ("/cleanup/remove/symlink-in-middle-refused", test_symlink_in_middle_refused);
+  ADD ("/cleanup/remove/prefix-user-symlink-refused", test_prefix_user_symlink_refused);
+  ADD ("/cleanup/remove/prefix-root-symlink-followed", test_prefix_root_symlink_followed);
+  ADD ("/cleanup/remove/race-symlink-swap", test_race_symlink_swap);
+  ADD ("/cleanup/remove/bind-mount-not-crossed", test_bind_mount_not_crossed);
+  ADD ("/cleanup/remove/many-entries", test_many_entries);
+  ADD ("/cleanup/remove/deep-tree", test_deep_tree);
+  ADD ("/cleanup/remove/missing", test_missing);
+
+  return g_test_run ();
+}
