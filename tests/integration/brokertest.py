@@ -1,0 +1,632 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Helpers for the locald-brokerd integration tests.
+
+A test file is a module of unittest TestCases ending in
+
+    if __name__ == "__main__":
+        brokertest.main()
+
+main() re-runs the file inside tests/sandbox/locald-sandbox (private system
+bus, real polkitd, test users, scratch cgroup) unless it already runs in one,
+then runs the module's tests and prints TAP, one line per test method.
+
+Calls are made as real unprivileged test users: each user gets a long-lived
+brokercall.py process running with that user's uid, gid and groups, talking
+JSON lines over a pipe, so a call costs a D-Bus round trip, not a Python
+start-up. call_async() starts a fresh process (own connection, own pid) for
+concurrency tests.
+
+Users (created by the sandbox): ldt-alice and ldt-bob (a rule grants every
+broker action), ldt-mallory (a rule denies every broker action), ldt-carol
+(policy defaults: setup needs an admin), ldt-admin (an admin, password
+ADMIN_PASSWORD).
+"""
+
+import json
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
+BROKERCALL = os.path.join(HERE, "brokercall.py")
+SANDBOX = os.environ.get("LOCALD_SANDBOX") or os.path.join(SRCDIR, "tests", "sandbox", "locald-sandbox")
+INTERFACE_XML = os.path.join(SRCDIR, "dbus", "dev.locald.Broker1.xml")
+
+BUS_NAME = "dev.locald.Broker1"
+OBJECT_PATH = "/dev/locald/Broker1"
+INTERFACE = "dev.locald.Broker1"
+
+ALICE, BOB, MALLORY, CAROL, ADMIN = "ldt-alice", "ldt-bob", "ldt-mallory", "ldt-carol", "ldt-admin"
+ADMIN_PASSWORD = "locald-test-pw"
+
+E_ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+E_INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+E_INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+E_AUTH_UNAVAILABLE = "dev.locald.Broker1.Error.AuthorizationUnavailable"
+
+# Generous bound for "it does not hang"; never a performance assertion.
+NO_HANG = 20.0
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError("%s is not set: run inside tests/sandbox/locald-sandbox" % name)
+    return value
+
+
+# ------------------------------------------------------------ interpreter
+
+_gi_python = None
+
+
+def gi_python():
+    """A python3 that has PyGObject and that test users can execute."""
+    global _gi_python
+    if _gi_python is None:
+        candidates = [os.environ.get("LOCALD_TEST_PYTHON"), "/usr/bin/python3",
+                      sys.executable, shutil.which("python3")]
+        for c in candidates:
+            if c and os.access(c, os.X_OK) and subprocess.call(
+                    [c, "-c", "import gi; gi.require_version('Gio', '2.0')"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+                _gi_python = c
+                break
+        else:
+            _gi_python = ""
+    return _gi_python
+
+
+# ------------------------------------------------------------ replies
+
+class Reply:
+    """Outcome of one D-Bus call: ok + value, or error name + message."""
+
+    def __init__(self, d):
+        self.ok = bool(d.get("ok"))
+        self.value = d.get("value")
+        self.error = d.get("error")
+        self.message = d.get("message")
+
+    def __repr__(self):
+        if self.ok:
+            return "Reply(ok, %r)" % (self.value,)
+        return "Reply(%s: %s)" % (self.error, self.message)
+
+
+class NoReply(AssertionError):
+    pass
+
+
+# ------------------------------------------------------------ workers
+
+class Worker:
+    """A brokercall.py 'serve' process running as USER (its own bus connection)."""
+
+    def __init__(self, user):
+        self.user = user
+        argv = [gi_python() or "/usr/bin/python3", BROKERCALL, "serve"]
+        child_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                     "DBUS_SYSTEM_BUS_ADDRESS": env("DBUS_SYSTEM_BUS_ADDRESS"),
+                     "PYTHONDONTWRITEBYTECODE": "1"}
+        kwargs = {}
+        if user != "root":
+            pw = pwd.getpwnam(user)
+            kwargs = dict(user=pw.pw_uid, group=pw.pw_gid,
+                          extra_groups=os.getgrouplist(user, pw.pw_gid),
+                          cwd=pw.pw_dir)
+            child_env.update(HOME=pw.pw_dir, USER=user, LOGNAME=user)
+            self.uid = pw.pw_uid
+        else:
+            self.uid = 0
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=child_env, close_fds=True, **kwargs)
+        self._buf = b""
+        hello = self._read_json(NO_HANG)
+        if not hello.get("ready"):
+            raise RuntimeError("brokercall did not start for %s: %r" % (user, hello))
+        self.pid = hello["pid"]
+        self.unique_name = hello["unique_name"]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def send(self, req):
+        self.proc.stdin.write((json.dumps(req) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def ready(self):
+        """True when an answer can be read without blocking."""
+        if b"\n" in self._buf:
+            return True
+        r, _, _ = select.select([self.proc.stdout], [], [], 0)
+        if r:
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                return True
+            self._buf += chunk
+            return b"\n" in self._buf
+        return False
+
+    def _read_json(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoReply("no answer from %s's call within %.0f s" % (self.user, timeout))
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise NoReply("brokercall for %s exited (status %s)"
+                                  % (self.user, self.proc.wait()))
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def receive(self, timeout=NO_HANG):
+        try:
+            return Reply(self._read_json(timeout))
+        except NoReply:
+            self.kill()
+            raise
+
+    def request(self, req, timeout=NO_HANG):
+        self.send(req)
+        return self.receive(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+
+
+_workers = {}
+
+
+def worker(user):
+    w = _workers.get(user)
+    if w is None or not w.alive():
+        w = _workers[user] = Worker(user)
+    return w
+
+
+def close_workers():
+    for w in _workers.values():
+        w.close()
+    _workers.clear()
+
+
+def _infer_signature(args):
+    sig = ""
+    for a in args:
+        if isinstance(a, bool):
+            sig += "b"
+        elif isinstance(a, int):
+            sig += "u"
+        elif isinstance(a, str):
+            sig += "s"
+        else:
+            raise TypeError("pass signature= for argument %r" % (a,))
+    return sig
+
+
+def _call_request(method, args, signature, interactive, timeout):
+    if signature is None:
+        signature = _infer_signature(args)
+    return {"op": "call", "method": method, "signature": signature, "args": list(args),
+            "interactive": interactive, "timeout": int(timeout * 1000)}
+
+
+def call(user, method, *args, signature=None, interactive=False, timeout=NO_HANG):
+    """Calls dev.locald.Broker1.METHOD as USER; returns a Reply.
+
+    timeout is the D-Bus call timeout; the answer must arrive within it plus
+    a margin or the test fails with NoReply."""
+    return worker(user).request(_call_request(method, args, signature, interactive, timeout),
+                                timeout + 5)
+
+
+def get_property(user, name, timeout=NO_HANG):
+    return worker(user).request({"op": "get_property", "name": name,
+                                 "timeout": int(timeout * 1000)}, timeout + 5)
+
+
+def introspect(user, path=OBJECT_PATH, timeout=NO_HANG):
+    return worker(user).request({"op": "introspect", "path": path,
+                                 "timeout": int(timeout * 1000)}, timeout + 5)
+
+
+def bus_call(method, signature="", *args, user="root"):
+    """A call to the bus driver itself (org.freedesktop.DBus)."""
+    return worker(user).request({"op": "raw", "dest": "org.freedesktop.DBus",
+                                 "path": "/org/freedesktop/DBus",
+                                 "interface": "org.freedesktop.DBus", "method": method,
+                                 "signature": signature, "args": list(args)})
+
+
+class AsyncCall:
+    """A call in flight from its own process and connection (see call_async)."""
+
+    def __init__(self, user, req, timeout):
+        self.worker = Worker(user)
+        self.proc = self.worker.proc
+        self.pid = self.worker.pid
+        self.unique_name = self.worker.unique_name
+        self.timeout = timeout
+        self._reply = None
+        if req is not None:
+            self.start(req)
+
+    def start(self, req):
+        self.worker.send(req)
+
+    def done(self):
+        return self._reply is not None or self.worker.ready()
+
+    def result(self, timeout=None):
+        if self._reply is None:
+            self._reply = self.worker.receive(self.timeout + 5 if timeout is None else timeout)
+            self.worker.close()
+        return self._reply
+
+    def kill(self):
+        self.worker.kill()
+
+
+def call_async(user, method, *args, signature=None, interactive=False, timeout=NO_HANG,
+               start=True):
+    """Starts METHOD as USER from a new process; returns an AsyncCall.
+
+    With start=False the process is connected (pid and unique_name known)
+    but the call is only sent by handle.start(handle.request)."""
+    req = _call_request(method, args, signature, interactive, timeout)
+    h = AsyncCall(user, req if start else None, timeout)
+    h.request = req
+    return h
+
+
+# ------------------------------------------------------------ bus and broker state
+
+def name_has_owner(name=BUS_NAME):
+    r = bus_call("NameHasOwner", "s", name)
+    assert r.ok, r
+    return bool(r.value[0])
+
+
+def broker_pid():
+    """pid of the process owning dev.locald.Broker1, or None."""
+    r = bus_call("GetConnectionUnixProcessID", "s", BUS_NAME)
+    if not r.ok:
+        return None
+    return int(r.value[0])
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(predicate, timeout=NO_HANG, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def broker_log():
+    try:
+        with open(env("LOCALD_SANDBOX_BROKER_LOG"), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+_AUDIT_RE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_audit(line):
+    """Fields of one 'locald-brokerd: AUDIT k=v ...' line; detail is the rest of the line."""
+    body = line.split("AUDIT ", 1)[1]
+    fields = {}
+    head, sep, detail = body.partition(" detail=")
+    for key, value in _AUDIT_RE.findall(head):
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = value[1:-1].encode().decode("unicode_escape")
+        fields[key] = value
+    if sep:
+        fields["detail"] = detail
+    elif body.startswith("detail="):
+        fields["detail"] = body[len("detail="):]
+    return fields
+
+
+def audit_lines(**match):
+    """Parsed audit lines of the broker log, optionally only those whose
+    fields equal the given values (method=..., uid=..., result=...)."""
+    out = []
+    for line in broker_log().splitlines():
+        if "locald-brokerd: AUDIT " not in line:
+            continue
+        fields = parse_audit(line)
+        fields["line"] = line
+        if all(str(fields.get(k)) == str(v) for k, v in match.items()):
+            out.append(fields)
+    return out
+
+
+def uid_of(user):
+    return pwd.getpwnam(user).pw_uid
+
+
+def home_of(user):
+    return pwd.getpwnam(user).pw_dir
+
+
+# ------------------------------------------------------------ sandbox control
+
+def _sandbox(*args, stdin=None):
+    subprocess.run([SANDBOX] + list(args), input=stdin, check=True, timeout=60)
+
+
+def add_rule(name, text):
+    """Installs polkit rules file NAME and waits until polkitd loaded it."""
+    _sandbox("add-rule", name, stdin=text.encode())
+
+
+def remove_rule(name):
+    if not name.endswith(".rules"):
+        name += ".rules"
+    path = os.path.join(env("LOCALD_SANDBOX_RULES_DIR"), name)
+    if os.path.exists(path):
+        # An empty file with the same name is a rule-less reload trigger.
+        add_rule(name, "")
+        os.unlink(path)
+
+
+def polkit_stop():
+    _sandbox("polkit-stop")
+
+
+def polkit_start():
+    _sandbox("polkit-start")
+
+
+def broker_args(*args):
+    """Extra broker arguments for the next activation (see broker_stop)."""
+    _sandbox("broker-args", *args)
+
+
+def broker_stop():
+    _sandbox("broker-stop")
+
+
+def cgroup_mount():
+    return env("LOCALD_SANDBOX_CGROUP_MOUNT")
+
+
+def cgroup_root_rel():
+    """The broker's cgroup root relative to the mount (locald-sandbox-PID/locald)."""
+    return env("LOCALD_SANDBOX_CGROUP_ROOT")
+
+
+def cgroup_root_path():
+    """Absolute path of the broker's cgroup root directory."""
+    return os.path.join(cgroup_mount(), cgroup_root_rel())
+
+
+def user_cgroup_path(user):
+    return os.path.join(cgroup_root_path(), "user-%d" % uid_of(user))
+
+
+def remove_cgroup_root():
+    """Removes the broker's cgroup root (kill, wait empty, rmdir bottom-up)
+    so a test starts from 'nobody ran setup'."""
+    root = cgroup_root_path()
+    if not os.path.isdir(root):
+        return
+    kill = os.path.join(root, "cgroup.kill")
+    if os.path.exists(kill):
+        with open(kill, "w") as f:
+            f.write("1")
+
+    def empty():
+        with open(os.path.join(root, "cgroup.events")) as f:
+            return "populated 0" in f.read().splitlines()
+    wait_until(empty, what="%s to be empty" % root)
+    for dirpath, _, _ in sorted(os.walk(root), key=lambda t: -t[0].count("/")):
+        os.rmdir(dirpath)
+
+
+# ------------------------------------------------------------ TAP runner
+
+def _force_privileged():
+    return os.environ.get("LOCALD_E2E_FORCE_PRIVILEGED") == "1"
+
+
+def _skip_all(reason):
+    if _force_privileged():
+        sys.stderr.write("LOCALD_E2E_FORCE_PRIVILEGED=1 but this test cannot run: %s\n" % reason)
+        print("1..1\nnot ok 1 - privileged prerequisites: %s" % reason)
+        sys.exit(1)
+    print("1..0 # SKIP %s" % reason)
+    sys.exit(0)
+
+
+def _cgroup2_mounted():
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(" - cgroup2 " in line for line in f)
+    except OSError:
+        return False
+
+
+def _why_not_runnable():
+    if os.geteuid() != 0:
+        return "needs root (sandbox with dbus-daemon, polkitd, test users, cgroups)"
+    if not _cgroup2_mounted():
+        return "no cgroup2 hierarchy mounted"
+    for tool in ("dbus-daemon", "busctl", "unshare", "useradd"):
+        if not shutil.which(tool):
+            return "missing %s" % tool
+    if not os.access("/usr/lib/polkit-1/polkitd", os.X_OK):
+        return "missing /usr/lib/polkit-1/polkitd"
+    if not gi_python():
+        return "no python3 with PyGObject (python3-gi)"
+    return None
+
+
+def _reexec_in_sandbox(main_file):
+    reason = _why_not_runnable()
+    if reason:
+        _skip_all(reason)
+    sys.stdout.flush()
+    proc = subprocess.Popen([SANDBOX, "run", "--", sys.executable, main_file] + sys.argv[1:])
+
+    def forward(signum, frame):
+        try:
+            proc.send_signal(signum)
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    while True:
+        try:
+            rc = proc.wait()
+            break
+        except KeyboardInterrupt:
+            forward(signal.SIGINT, None)
+    if rc == 77:
+        _skip_all("the sandbox cannot run here (see the log)")
+    sys.exit(rc)
+
+
+class _TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+        self.any_failed = False
+        self._cur = None
+
+    @staticmethod
+    def _name(test):
+        name = test.id()
+        if name.startswith("__main__."):
+            name = name[len("__main__."):]
+        return name
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._cur = {"ok": True, "notes": [], "skip": None}
+
+    def _fail(self, test, err):
+        text = self._exc_info_to_string(err, test)
+        if self._cur is None:   # class/module fixture errors come without startTest
+            self._emit(self._name(test), False, [text], None)
+            return
+        self._cur["ok"] = False
+        self._cur["notes"].append(text)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err)
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._cur["ok"] = False
+            self._cur["notes"].append("%s\n%s" % (subtest, self._exc_info_to_string(err, test)))
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._cur["skip"] = reason
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._cur["ok"] = False
+        self._cur["notes"].append("unexpected success")
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        cur, self._cur = self._cur, None
+        if cur is not None:
+            self._emit(self._name(test), cur["ok"], cur["notes"], cur["skip"])
+
+    def _emit(self, name, ok, notes, skip):
+        self.n += 1
+        if skip is not None:
+            print("ok %d - %s # SKIP %s" % (self.n, name, skip))
+        elif ok:
+            print("ok %d - %s" % (self.n, name))
+        else:
+            self.any_failed = True
+            print("not ok %d - %s" % (self.n, name))
+            for note in notes:
+                for line in note.rstrip().splitlines():
+                    print("# " + line)
+            tail = broker_log().splitlines()[-25:]
+            if tail:
+                print("# --- last lines of the broker/bus log:")
+                for line in tail:
+                    print("#   " + line)
+        sys.stdout.flush()
+
+
+def main():
+    """Entry point of a test file; see the module docstring."""
+    main_mod = sys.modules["__main__"]
+    main_file = os.path.abspath(main_mod.__file__)
+    if not os.environ.get("LOCALD_SANDBOX_DIR"):
+        _reexec_in_sandbox(main_file)
+
+    names = [a for a in sys.argv[1:] if not a.startswith("-")]
+    loader = unittest.TestLoader()
+    if names:
+        suite = loader.loadTestsFromNames(names, main_mod)
+    else:
+        suite = loader.loadTestsFromModule(main_mod)
+    print("1..%d" % suite.countTestCases())
+    sys.stdout.flush()
+    result = _TapResult()
+    try:
+        suite.run(result)
+    finally:
+        close_workers()
+    if result.n < suite.countTestCases():
+        print("# only %d of %d tests reported" % (result.n, suite.countTestCases()))
+        sys.exit(1)
+    sys.exit(1 if result.any_failed else 0)
+
+
