@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "client/locald-broker.h"
+
+/* Turns whatever a call to the broker failed with into a LOCALD_ERROR,
+ * keeping the D-Bus error name. Takes ownership of @error. */
+GError *_locald_error_from_call (GError *error);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "client/locald-error-private.h"
+
+G_DEFINE_QUARK (locald-error-quark, locald_error)
+
+/* One row per code that the broker can answer with. The table is the whole
+ * mapping in both directions, so a name never drifts from its code. */
+static const struct
+{
+  LocaldError code;
+  const char *dbus_name;
+} error_names[] = {
+  { LOCALD_ERROR_FAILED, "dev.locald.Broker1.Error.Failed" },
+  { LOCALD_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied" },
+  { LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" },
+  { LOCALD_ERROR_INVALID_ARGS, "org.freedesktop.DBus.Error.InvalidArgs" },
+  { LOCALD_ERROR_AUTHORIZATION_UNAVAILABLE, "dev.locald.Broker1.Error.AuthorizationUnavailable" },
+  { LOCALD_ERROR_NOT_OWNER, "dev.locald.Broker1.Error.NotOwner" },
+  { LOCALD_ERROR_UNSAFE_PATH, "dev.locald.Broker1.Error.UnsafePath" },
+  { LOCALD_ERROR_CROSSES_MOUNT, "dev.locald.Broker1.Error.CrossesMount" },
+  { LOCALD_ERROR_NOT_FOUND, "dev.locald.Broker1.Error.NotFound" },
+  { LOCALD_ERROR_NOT_SET_UP, "dev.locald.Broker1.Error.NotSetUp" },
+  { LOCALD_ERROR_UNSUPPORTED, "dev.locald.Broker1.Error.Unsupported" },
+  { LOCALD_ERROR_BUSY, "dev.locald.Broker1.Error.Busy" },
+  { LOCALD_ERROR_SERVICE_UNKNOWN, "org.freedesktop.DBus.Error.ServiceUnknown" },
+  { LOCALD_ERROR_TIMED_OUT, "org.freedesktop.DBus.Error.NoReply" },
+};
+
+/**
+ * locald_error_get_dbus_name:
+ * @error: a #GError
+ *
+ * Returns: (nullable): the D-Bus error name @error came from (or maps to),
+ *   or %NULL for errors outside %LOCALD_ERROR without a remote name.
+ */
+const char *
+locald_error_get_dbus_name (const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  if (error->domain != LOCALD_ERROR)
+    return NULL;
+
+  /* An unknown remote name mapped to FAILED: the message still carries it. */
+  if (g_str_has_prefix (error->message, "GDBus.Error:"))
+    {
+      const char *name = error->message + strlen ("GDBus.Error:");
+      for (size_t i = 0; i < G_N_ELEMENTS (error_names); i++)
+        {
+          size_t len = strlen (error_names[i].dbus_name);
+          if (strncmp (name, error_names[i].dbus_name, len) == 0 && name[len] == ':')
+            return error_names[i].dbus_name;
+        }
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (error_names); i++)
+    if ((int) error_names[i].code == error->code)
+      return error_names[i].dbus_name;
+  return NULL;
+}
+
+static LocaldError
+code_for_dbus_name (const char *name)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (error_names); i++)
+    if (g_str_equal (error_names[i].dbus_name, name))
+      return error_names[i].code;
+  /* The bus daemon says "not activatable" in several ways. */
+  if (g_str_equal (name, "org.freedesktop.DBus.Error.NameHasNoOwner")
+      || g_str_equal (name, "org.freedesktop.DBus.Error.ServiceNotFound")
+      || g_str_equal (name, "org.freedesktop.DBus.Error.Spawn.ServiceNotFound")
+      || g_str_equal (name, "org.freedesktop.DBus.Error.Spawn.ExecFailed")
+      || g_str_equal (name, "org.freedesktop.DBus.Error.Spawn.ChildExited"))
+    return LOCALD_ERROR_SERVICE_UNKNOWN;
+  if (g_str_equal (name, "org.freedesktop.DBus.Error.Timeout")
+      || g_str_equal (name, "org.freedesktop.DBus.Error.TimedOut"))
+    return LOCALD_ERROR_TIMED_OUT;
+  return LOCALD_ERROR_FAILED;
+}
+
+GError *
+_locald_error_from_call (GError *error)
+{
+  g_autoptr(GError) owned = error;
+  g_autofree char *remote = NULL;
+
+  g_return_val_if_fail (error != NULL, NULL);
+
+  if (owned->domain == LOCALD_ERROR)
+    return g_steal_pointer (&owned);
+
+  remote = g_dbus_error_get_remote_error (owned);
+  if (remote != NULL)
+    /* Keep GDBus's "GDBus.Error:NAME: text" message: it is how
+     * g_dbus_error_get_remote_error() finds the name again. */
+    return g_error_new_literal (LOCALD_ERROR, code_for_dbus_name (remote), owned->message);
+
+  if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return g_error_new (LOCALD_ERROR, LOCALD_ERROR_TIMED_OUT, "The broker did not answer in time: %s", owned->message);
+  if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_steal_pointer (&owned);
+  return g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_FAILED, owned->message);
+}

@@ -1,0 +1,856 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* LocaldPrivileged: capability acquisition (the readiness probe) and the
+ * privileged methods. The generated proxy never leaves this file. */
+#include "config.h"
+
+#include "client/locald-broker.h"
+#include "client/locald-error-private.h"
+#include "client/locald-report-private.h"
+#include "client/locald-broker1-stub.h"
+
+G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
+
+#define BROKER_NAME      "dev.locald.Broker1"
+#define BROKER_PATH      "/dev/locald/Broker1"
+#define BROKER_INTERFACE "dev.locald.Broker1"
+
+/* A human may be typing a password while a call waits. */
+#define TIMEOUT_INTERACTIVE_MS (5 * 60 * 1000)
+/* Kill waits (bounded) for a cgroup to empty; leave it room. */
+#define TIMEOUT_METHOD_MS      (2 * 60 * 1000)
+#define TIMEOUT_PROBE_MS       (30 * 1000)
+
+struct _LocaldPrivileged
+{
+  GObject parent_instance;
+  LdbStubBroker1 *proxy;
+  LocaldReport *report;
+  char *broker_version;
+  guint api_version;
+  char *strategy;
+  char *cgroup_root;
+  gboolean allow_interactive;
+};
+
+G_DEFINE_FINAL_TYPE (LocaldPrivileged, locald_privileged, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_ALLOW_INTERACTIVE_AUTHORIZATION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+locald_privileged_finalize (GObject *object)
+{
+  LocaldPrivileged *self = LOCALD_PRIVILEGED (object);
+
+  g_clear_object (&self->proxy);
+  g_clear_object (&self->report);
+  g_free (self->broker_version);
+  g_free (self->strategy);
+  g_free (self->cgroup_root);
+  G_OBJECT_CLASS (locald_privileged_parent_class)->finalize (object);
+}
+
+static void
+locald_privileged_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  LocaldPrivileged *self = LOCALD_PRIVILEGED (object);
+
+  switch (prop_id)
+    {
+    case PROP_ALLOW_INTERACTIVE_AUTHORIZATION:
+      g_value_set_boolean (value, self->allow_interactive);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+locald_privileged_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  LocaldPrivileged *self = LOCALD_PRIVILEGED (object);
+
+  switch (prop_id)
+    {
+    case PROP_ALLOW_INTERACTIVE_AUTHORIZATION:
+      locald_privileged_set_allow_interactive_authorization (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+locald_privileged_class_init (LocaldPrivilegedClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = locald_privileged_finalize;
+  object_class->get_property = locald_privileged_get_property;
+  object_class->set_property = locald_privileged_set_property;
+
+  /**
+   * LocaldPrivileged:allow-interactive-authorization:
+   *
+   * Whether calls may make polkit ask for a password (the D-Bus
+   * ALLOW_INTERACTIVE_AUTHORIZATION flag). Starts from the acquire flags.
+   */
+  properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION] =
+    g_param_spec_boolean ("allow-interactive-authorization", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+locald_privileged_init (LocaldPrivileged *self)
+{
+  self->allow_interactive = TRUE;
+}
+
+/* ---- acquisition --------------------------------------------------------- */
+
+typedef struct
+{
+  LocaldAcquireFlags flags;
+  GDBusConnection *connection;
+  LdbStubBroker1 *proxy;
+  LocaldReport *report;
+  char *version;
+  guint api_version;
+  char *strategy;
+  char *cgroup_root;
+} AcquireData;
+
+static void
+acquire_data_free (AcquireData *data)
+{
+  g_clear_object (&data->connection);
+  g_clear_object (&data->proxy);
+  g_clear_object (&data->report);
+  g_free (data->version);
+  g_free (data->strategy);
+  g_free (data->cgroup_root);
+  g_free (data);
+}
+
+static GDBusCallFlags
+call_flags_for (gboolean allow_interactive)
+{
+  return allow_interactive ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION : G_DBUS_CALL_FLAGS_NONE;
+}
+
+static int
+probe_timeout_for (gboolean allow_interactive)
+{
+  return allow_interactive ? TIMEOUT_INTERACTIVE_MS : TIMEOUT_PROBE_MS;
+}
+
+static gboolean
+acquire_allows_interaction (AcquireData *data)
+{
+  return (data->flags & LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION) == 0;
+}
+
+/* A report for a failure before SelfCheck could answer: one critical
+ * problem, no strategy known. */
+static LocaldReport *
+synthesized_report (const char *id, const char *summary, const char *fix, const char *stage, const GError *error)
+{
+  LocaldReport *report = locald_report_new ("unknown", "the broker did not answer, so no strategy was chosen", "degraded");
+  g_autoptr(LocaldProblem) problem = locald_problem_new (id, "critical", summary, fix);
+  g_autofree char *remote = NULL;
+
+  locald_problem_add_evidence (problem, "stage", stage);
+  if (error != NULL)
+    {
+      g_autoptr(GError) copy = g_error_copy (error);
+      remote = g_dbus_error_get_remote_error (error);
+      g_dbus_error_strip_remote_error (copy);
+      if (remote != NULL)
+        locald_problem_add_evidence (problem, "dbus_error", remote);
+      locald_problem_add_evidence (problem, "error", copy->message);
+    }
+  locald_report_add_problem (report, problem);
+  return report;
+}
+
+static LocaldReport *
+report_for_call_error (const GError *error, const char *stage)
+{
+  g_autofree char *remote = g_dbus_error_get_remote_error (error);
+  const char *name = remote != NULL ? remote : "";
+
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)
+      || g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn."))
+    return synthesized_report (LOCALD_PROBLEM_BROKER_INSTALLED,
+                               "The broker (dev.locald.Broker1) is not installed or cannot be activated on the system bus.",
+                               LOCALD_FIX_INSTALL_BROKER, stage, error);
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED)
+      || g_str_equal (name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
+      || g_str_equal (name, "dev.locald.Broker1.Error.AuthorizationUnavailable"))
+    return synthesized_report (LOCALD_PROBLEM_BROKER_AUTHORIZED,
+                               "You are not authorized to use the broker (polkit or the bus policy refused the readiness check).",
+                               LOCALD_FIX_HOST_POLICY, stage, error);
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY))
+    return synthesized_report (LOCALD_PROBLEM_BROKER_API_VERSION,
+                               "The broker on the bus does not implement the dev.locald.Broker1 interface this client speaks.",
+                               LOCALD_FIX_UPGRADE_BROKER, stage, error);
+  return synthesized_report (LOCALD_PROBLEM_BROKER_RESPONDING,
+                             "The broker did not answer the readiness check.",
+                             LOCALD_FIX_INSPECT_BROKER, stage, error);
+}
+
+/* Fails @task with NOT_READY; the report is already in the task data. */
+static void
+acquire_fail (GTask *task)
+{
+  AcquireData *data = g_task_get_task_data (task);
+  GPtrArray *problems = locald_report_get_problems (data->report);
+  const char *why = "a critical problem was found";
+
+  for (guint i = 0; i < problems->len; i++)
+    if (locald_problem_is_critical (g_ptr_array_index (problems, i)))
+      {
+        why = locald_problem_get_summary (g_ptr_array_index (problems, i));
+        break;
+      }
+  g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+                           "The locald broker is not ready: %s", why);
+}
+
+static gboolean
+report_blocks (LocaldReport *report, LocaldAcquireFlags flags)
+{
+  GPtrArray *problems = locald_report_get_problems (report);
+
+  for (guint i = 0; i < problems->len; i++)
+    {
+      LocaldProblem *p = g_ptr_array_index (problems, i);
+      if (!locald_problem_is_critical (p))
+        continue;
+      if ((flags & LOCALD_ACQUIRE_FLAGS_FOR_SETUP) && g_str_equal (locald_problem_get_fix (p), LOCALD_FIX_RUN_ADMIN_SETUP))
+        continue;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+self_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AcquireData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *strategy = NULL, *reason = NULL, *mode = NULL;
+  g_autoptr(GVariant) problems = NULL, facts = NULL;
+
+  if (!ldb_stub_broker1_call_self_check_finish (LDB_STUB_BROKER1 (source), &strategy, &reason, &mode,
+                                                &problems, &facts, result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      data->report = report_for_call_error (error, "self_check");
+      locald_report_set_broker_version (data->report, data->version, data->api_version);
+      acquire_fail (task);
+      return;
+    }
+
+  data->report = _locald_report_new_from_self_check (strategy, reason, mode, problems, facts);
+  locald_report_set_broker_version (data->report, data->version, data->api_version);
+  if (report_blocks (data->report, data->flags))
+    {
+      acquire_fail (task);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AcquireData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) props = NULL;
+  gboolean interactive = acquire_allows_interaction (data);
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      data->report = report_for_call_error (error, "properties");
+      acquire_fail (task);
+      return;
+    }
+
+  props = g_variant_get_child_value (reply, 0);
+  if (!g_variant_lookup (props, "ApiVersion", "u", &data->api_version))
+    data->api_version = 0;
+  g_variant_lookup (props, "Version", "s", &data->version);
+  g_variant_lookup (props, "Strategy", "s", &data->strategy);
+  g_variant_lookup (props, "CgroupRoot", "s", &data->cgroup_root);
+
+  /* Check the version before SelfCheck: an incompatible broker may not even
+   * have SelfCheck with this signature. */
+  if (data->api_version != LOCALD_BROKER_API_VERSION)
+    {
+      g_autofree char *seen = g_strdup_printf ("%u", data->api_version);
+      g_autofree char *wanted = g_strdup_printf ("%u", (unsigned) LOCALD_BROKER_API_VERSION);
+      g_autoptr(LocaldProblem) problem = NULL;
+
+      data->report = synthesized_report (LOCALD_PROBLEM_BROKER_API_VERSION,
+                                         "The running broker speaks a different API version than this client.",
+                                         LOCALD_FIX_UPGRADE_BROKER, "api_version", NULL);
+      problem = locald_problem_ref (locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_API_VERSION));
+      locald_problem_add_evidence (problem, "broker_api_version", seen);
+      locald_problem_add_evidence (problem, "client_api_version", wanted);
+      if (data->version != NULL)
+        locald_problem_add_evidence (problem, "broker_version", data->version);
+      locald_report_set_broker_version (data->report, data->version, data->api_version);
+      acquire_fail (task);
+      return;
+    }
+
+  ldb_stub_broker1_call_self_check (data->proxy, call_flags_for (interactive), probe_timeout_for (interactive),
+                                    g_task_get_cancellable (task), self_check_cb, g_steal_pointer (&task));
+}
+
+static void
+proxy_new_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AcquireData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gboolean interactive = acquire_allows_interaction (data);
+
+  data->proxy = ldb_stub_broker1_proxy_new_finish (result, &error);
+  if (data->proxy == NULL)
+    {
+      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+      return;
+    }
+
+  /* Reading the properties is the first message to the broker's name, so it
+   * is what activates the broker. */
+  g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH,
+                          "org.freedesktop.DBus.Properties", "GetAll",
+                          g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
+                          call_flags_for (interactive), probe_timeout_for (interactive),
+                          g_task_get_cancellable (task), get_all_cb, g_steal_pointer (&task));
+}
+
+static void
+bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AcquireData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  data->connection = g_bus_get_finish (result, &error);
+  if (data->connection == NULL)
+    {
+      g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SYSTEM, NULL, NULL);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      /* Without a system bus there is no broker to reach: the remedy is the
+       * same as for a missing broker, so it is reported as one. */
+      data->report = synthesized_report (LOCALD_PROBLEM_BROKER_INSTALLED,
+                                         "The system bus is not reachable, so the broker cannot be reached.",
+                                         LOCALD_FIX_INSTALL_BROKER, "connect", error);
+      if (address != NULL)
+        locald_problem_add_evidence (locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_INSTALLED),
+                                     "bus_address", address);
+      acquire_fail (task);
+      return;
+    }
+
+  /* Properties are read explicitly (and signals are not needed), so the
+   * proxy sends nothing while it is built: activation happens on the first
+   * call, where its errors can be reported. */
+  ldb_stub_broker1_proxy_new (data->connection,
+                              G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
+                              | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
+                              | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
+                              BROKER_NAME, BROKER_PATH, g_task_get_cancellable (task),
+                              proxy_new_cb, g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_acquire_async:
+ * @flags: #LocaldAcquireFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Runs the readiness probe: connects to the system bus (honouring
+ * DBUS_SYSTEM_BUS_ADDRESS), activates the broker by reading its properties,
+ * requires a compatible ApiVersion, and calls SelfCheck.
+ */
+void
+locald_privileged_acquire_async (LocaldAcquireFlags flags, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  AcquireData *data = g_new0 (AcquireData, 1);
+
+  g_task_set_source_tag (task, locald_privileged_acquire_async);
+  data->flags = flags;
+  g_task_set_task_data (task, data, (GDestroyNotify) acquire_data_free);
+  g_bus_get (G_BUS_TYPE_SYSTEM, cancellable, bus_get_cb, g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_acquire_finish:
+ * @result: the #GAsyncResult
+ * @out_report: (out) (optional) (nullable) (transfer full): the readiness
+ *   report, on success and on failure (%NULL only when cancelled)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the capability, or %NULL with
+ *   %LOCALD_ERROR_NOT_READY and a report that says why
+ */
+LocaldPrivileged *
+locald_privileged_acquire_finish (GAsyncResult *result, LocaldReport **out_report, GError **error)
+{
+  GTask *task = G_TASK (result);
+  AcquireData *data;
+  LocaldPrivileged *self;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (task) == locald_privileged_acquire_async, NULL);
+
+  data = g_task_get_task_data (task);
+  if (out_report != NULL)
+    *out_report = data->report != NULL ? g_object_ref (data->report) : NULL;
+  if (!g_task_propagate_boolean (task, error))
+    return NULL;
+
+  self = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
+  self->proxy = g_object_ref (data->proxy);
+  self->report = g_object_ref (data->report);
+  self->broker_version = g_strdup (data->version);
+  self->api_version = data->api_version;
+  self->strategy = g_strdup (data->strategy);
+  self->cgroup_root = g_strdup (data->cgroup_root);
+  self->allow_interactive = acquire_allows_interaction (data);
+  return self;
+}
+
+static void
+store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+/* The sync calls run the async code in a private main context, so sync and
+ * async share one implementation and the caller's context is not iterated. */
+static GAsyncResult *
+run_until_done (GMainContext *context, GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (context, TRUE);
+  return *slot;
+}
+
+/**
+ * locald_privileged_acquire:
+ * @flags: #LocaldAcquireFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @out_report: (out) (optional) (nullable) (transfer full): the readiness
+ *   report, on success and on failure
+ * @error: return location for a #GError
+ *
+ * Synchronous locald_privileged_acquire_async().
+ *
+ * Returns: (transfer full) (nullable): the capability, or %NULL with
+ *   %LOCALD_ERROR_NOT_READY and a report that says why
+ */
+LocaldPrivileged *
+locald_privileged_acquire (LocaldAcquireFlags flags, GCancellable *cancellable,
+                           LocaldReport **out_report, GError **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  LocaldPrivileged *self;
+
+  g_main_context_push_thread_default (context);
+  locald_privileged_acquire_async (flags, cancellable, store_result_cb, &result);
+  run_until_done (context, &result);
+  self = locald_privileged_acquire_finish (result, out_report, error);
+  g_main_context_pop_thread_default (context);
+  return self;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+/**
+ * locald_privileged_get_report:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: (transfer none): the report acquisition produced
+ */
+LocaldReport *
+locald_privileged_get_report (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  return self->report;
+}
+
+/**
+ * locald_privileged_get_broker_version:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: (nullable): the broker's package version
+ */
+const char *
+locald_privileged_get_broker_version (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  return self->broker_version;
+}
+
+guint
+locald_privileged_get_api_version (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), 0);
+  return self->api_version;
+}
+
+/**
+ * locald_privileged_get_strategy:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: (nullable): "systemd" or "direct"
+ */
+const char *
+locald_privileged_get_strategy (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  return self->strategy;
+}
+
+/**
+ * locald_privileged_get_cgroup_root:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: (nullable): the locald cgroup root as a cgroup path
+ */
+const char *
+locald_privileged_get_cgroup_root (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  return self->cgroup_root;
+}
+
+gboolean
+locald_privileged_get_allow_interactive_authorization (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  return self->allow_interactive;
+}
+
+void
+locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self, gboolean allow)
+{
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  allow = !!allow;
+  if (self->allow_interactive == allow)
+    return;
+  self->allow_interactive = allow;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION]);
+}
+
+static GDBusCallFlags
+method_flags (LocaldPrivileged *self)
+{
+  return call_flags_for (self->allow_interactive);
+}
+
+static int
+method_timeout (LocaldPrivileged *self)
+{
+  return self->allow_interactive ? TIMEOUT_INTERACTIVE_MS : TIMEOUT_METHOD_MS;
+}
+
+/* ---- SetupCgroupRoot ----------------------------------------------------- */
+
+static void
+setup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  char *cgroup = NULL;
+
+  if (!ldb_stub_broker1_call_setup_cgroup_root_finish (LDB_STUB_BROKER1 (source), &cgroup, result, &error))
+    g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+  else
+    g_task_return_pointer (task, cgroup, g_free);
+}
+
+/**
+ * locald_privileged_setup_cgroup_root_async:
+ * @self: a #LocaldPrivileged
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Creates the locald cgroup root and the caller's delegated subtree
+ * (idempotent). May ask for administrator authentication.
+ */
+void
+locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_setup_cgroup_root_async);
+  ldb_stub_broker1_call_setup_cgroup_root (self->proxy, method_flags (self), method_timeout (self),
+                                           cancellable, setup_cb, task);
+}
+
+/**
+ * locald_privileged_setup_cgroup_root_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the caller's delegated cgroup path
+ */
+char *
+locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * locald_privileged_setup_cgroup_root:
+ * @self: a #LocaldPrivileged
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the caller's delegated cgroup path
+ */
+char *
+locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  char *cgroup;
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  g_main_context_push_thread_default (context);
+  locald_privileged_setup_cgroup_root_async (self, cancellable, store_result_cb, &result);
+  run_until_done (context, &result);
+  cgroup = locald_privileged_setup_cgroup_root_finish (self, result, error);
+  g_main_context_pop_thread_default (context);
+  return cgroup;
+}
+
+/* ---- KillCgroup ---------------------------------------------------------- */
+
+static void
+kill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  guint killed = 0;
+
+  if (!ldb_stub_broker1_call_kill_cgroup_finish (LDB_STUB_BROKER1 (source), &killed, result, &error))
+    g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+  else
+    g_task_return_int (task, killed);
+}
+
+/**
+ * locald_privileged_kill_cgroup_async:
+ * @self: a #LocaldPrivileged
+ * @cgroup: a cgroup relative to the caller's subtree, e.g. "svc/web"
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Kills every process in @cgroup and removes it.
+ */
+void
+locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (cgroup != NULL);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_kill_cgroup_async);
+  ldb_stub_broker1_call_kill_cgroup (self->proxy, cgroup, method_flags (self), method_timeout (self),
+                                     cancellable, kill_cb, task);
+}
+
+/**
+ * locald_privileged_kill_cgroup_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @out_killed: (out) (optional): number of processes signalled
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_killed, GError **error)
+{
+  gssize killed;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  killed = g_task_propagate_int (G_TASK (result), error);
+  if (killed < 0)
+    return FALSE;
+  if (out_killed != NULL)
+    *out_killed = (guint) killed;
+  return TRUE;
+}
+
+/**
+ * locald_privileged_kill_cgroup:
+ * @self: a #LocaldPrivileged
+ * @cgroup: a cgroup relative to the caller's subtree, e.g. "svc/web"
+ * @out_killed: (out) (optional): number of processes signalled
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint *out_killed,
+                               GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_main_context_push_thread_default (context);
+  locald_privileged_kill_cgroup_async (self, cgroup, cancellable, store_result_cb, &result);
+  run_until_done (context, &result);
+  ok = locald_privileged_kill_cgroup_finish (self, result, out_killed, error);
+  g_main_context_pop_thread_default (context);
+  return ok;
+}
+
+/* ---- CleanupPath --------------------------------------------------------- */
+
+static void
+cleanup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  guint64 *removed = g_new0 (guint64, 1);
+
+  if (!ldb_stub_broker1_call_cleanup_path_finish (LDB_STUB_BROKER1 (source), removed, result, &error))
+    {
+      g_free (removed);
+      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+    }
+  else
+    /* A count can exceed gssize in principle, so it travels by pointer. */
+    g_task_return_pointer (task, removed, g_free);
+}
+
+/**
+ * locald_privileged_cleanup_path_async:
+ * @self: a #LocaldPrivileged
+ * @path: absolute path strictly beneath a .locald directory you own
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Removes the tree at @path.
+ */
+void
+locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (path != NULL);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_cleanup_path_async);
+  ldb_stub_broker1_call_cleanup_path (self->proxy, path, method_flags (self), method_timeout (self),
+                                      cancellable, cleanup_cb, task);
+}
+
+/**
+ * locald_privileged_cleanup_path_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @out_removed: (out) (optional): number of entries removed
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *result, guint64 *out_removed,
+                                       GError **error)
+{
+  g_autofree guint64 *removed = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  removed = g_task_propagate_pointer (G_TASK (result), error);
+  if (removed == NULL)
+    return FALSE;
+  if (out_removed != NULL)
+    *out_removed = *removed;
+  return TRUE;
+}
+
+/**
+ * locald_privileged_cleanup_path:
+ * @self: a #LocaldPrivileged
+ * @path: absolute path strictly beneath a .locald directory you own
+ * @out_removed: (out) (optional): number of entries removed
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint64 *out_removed,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_main_context_push_thread_default (context);
+  locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &result);
+  run_until_done (context, &result);
+  ok = locald_privileged_cleanup_path_finish (self, result, out_removed, error);
+  g_main_context_pop_thread_default (context);
+  return ok;
+}

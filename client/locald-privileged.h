@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(LOCALD_BROKER_INSIDE) && !defined(LOCALD_BROKER_COMPILATION)
+#error "Only <locald-broker.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "locald-report.h"
+
+G_BEGIN_DECLS
+
+/**
+ * LocaldAcquireFlags:
+ * @LOCALD_ACQUIRE_FLAGS_NONE: allow polkit to ask for a password when needed
+ * @LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION: never ask; a call that
+ *   would need a prompt fails with
+ *   %LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED instead
+ * @LOCALD_ACQUIRE_FLAGS_FOR_SETUP: succeed although critical problems remain,
+ *   as long as each of them is resolved by the "run_admin_setup" fix. Setup is
+ *   that fix, so it must be reachable before it has run; use this flag only
+ *   to call locald_privileged_setup_cgroup_root().
+ *
+ * Flags for locald_privileged_acquire().
+ */
+typedef enum
+{
+  LOCALD_ACQUIRE_FLAGS_NONE = 0,
+  LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION = 1 << 0,
+  LOCALD_ACQUIRE_FLAGS_FOR_SETUP = 1 << 1,
+} LocaldAcquireFlags;
+
+/**
+ * LocaldPrivileged:
+ *
+ * The capability to use locald-brokerd. The only way to obtain one is
+ * locald_privileged_acquire(), which succeeds only after the readiness probe
+ * did: so holding one means the broker is installed, compatible, lets you
+ * in, and reported no critical problem. The connection to the broker stays
+ * private to this object.
+ */
+#define LOCALD_TYPE_PRIVILEGED (locald_privileged_get_type ())
+G_DECLARE_FINAL_TYPE (LocaldPrivileged, locald_privileged, LOCALD, PRIVILEGED, GObject)
+
+LocaldPrivileged *locald_privileged_acquire        (LocaldAcquireFlags   flags,
+                                                    GCancellable        *cancellable,
+                                                    LocaldReport       **out_report,
+                                                    GError             **error);
+void              locald_privileged_acquire_async  (LocaldAcquireFlags   flags,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+LocaldPrivileged *locald_privileged_acquire_finish (GAsyncResult        *result,
+                                                    LocaldReport       **out_report,
+                                                    GError             **error);
+
+LocaldReport *locald_privileged_get_report (LocaldPrivileged *self);
+const char   *locald_privileged_get_broker_version (LocaldPrivileged *self);
+guint         locald_privileged_get_api_version (LocaldPrivileged *self);
+const char   *locald_privileged_get_strategy (LocaldPrivileged *self);
+const char   *locald_privileged_get_cgroup_root (LocaldPrivileged *self);
+gboolean      locald_privileged_get_allow_interactive_authorization (LocaldPrivileged *self);
+void          locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self,
+                                                                     gboolean          allow);
+
+char    *locald_privileged_setup_cgroup_root        (LocaldPrivileged    *self,
+                                                     GCancellable        *cancellable,
+                                                     GError             **error);
+void     locald_privileged_setup_cgroup_root_async  (LocaldPrivileged    *self,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+char    *locald_privileged_setup_cgroup_root_finish (LocaldPrivileged    *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
+
+gboolean locald_privileged_kill_cgroup        (LocaldPrivileged    *self,
+                                               const char          *cgroup,
+                                               guint               *out_killed,
+                                               GCancellable        *cancellable,
+                                               GError             **error);
+void     locald_privileged_kill_cgroup_async  (LocaldPrivileged    *self,
+                                               const char          *cgroup,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean locald_privileged_kill_cgroup_finish (LocaldPrivileged    *self,
+                                               GAsyncResult        *result,
+                                               guint               *out_killed,
+                                               GError             **error);
+
+gboolean locald_privileged_cleanup_path        (LocaldPrivileged    *self,
+                                                const char          *path,
+                                                guint64             *out_removed,
+                                                GCancellable        *cancellable,
+                                                GError             **error);
+void     locald_privileged_cleanup_path_async  (LocaldPrivileged    *self,
+                                                const char          *path,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean locald_privileged_cleanup_path_finish (LocaldPrivileged    *self,
+                                                GAsyncResult        *result,
+                                                guint64             *out_removed,
+                                                GError             **error);
+
+G_END_DECLS

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* doctor, setup, kill, cleanup: acquire the capability, call, render. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "client/localdctl/agent.h"
+#include "client/localdctl/commands.h"
+#include "client/localdctl/exit-codes.h"
+#include "client/localdctl/render.h"
+
+static void
+print_json (JsonNode *node)
+{
+  g_autofree char *text = localdctl_json_to_string (node);
+  printf ("%s\n", text);
+}
+
+static void
+print_report (FILE *stream, LocaldReport *report, gboolean verbose)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  localdctl_render_report (out, report, verbose);
+  fputs (out->str, stream);
+}
+
+static gboolean
+report_is_unauthorized (LocaldReport *report)
+{
+  return report != NULL && locald_report_find_problem (report, LOCALD_PROBLEM_BROKER_AUTHORIZED) != NULL;
+}
+
+/* Whether the report says a prompt would have let us in: then an agent and
+ * a second attempt can help. */
+static gboolean
+report_wants_prompt (LocaldReport *report)
+{
+  LocaldProblem *p = report != NULL ? locald_report_find_problem (report, LOCALD_PROBLEM_BROKER_AUTHORIZED) : NULL;
+
+  return p != NULL && g_strcmp0 (locald_problem_get_evidence_value (p, "dbus_error"),
+                                 "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") == 0;
+}
+
+/* In a terminal, calls first go out without the interactive flag: if polkit
+ * wants a password the broker says so, and only then a textual agent is
+ * started and the call repeated with the flag. Outside a terminal the flag
+ * is set from the start (unless --no-ask-password), so a graphical agent of
+ * the session can answer. */
+typedef struct
+{
+  const LocaldctlOptions *opts;
+  gboolean can_prompt;
+  gboolean for_setup;
+  LocaldctlAgent *agent;
+} Session;
+
+static gboolean
+session_start_agent (Session *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!s->can_prompt || s->agent != NULL)
+    return FALSE;
+  s->agent = localdctl_agent_start (&error);
+  if (s->agent == NULL)
+    {
+      g_printerr ("localdctl: could not start a polkit agent: %s\n", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static LocaldAcquireFlags
+session_flags (Session *s)
+{
+  LocaldAcquireFlags flags = s->for_setup ? LOCALD_ACQUIRE_FLAGS_FOR_SETUP : LOCALD_ACQUIRE_FLAGS_NONE;
+
+  if (s->opts->no_ask_password || (s->can_prompt && s->agent == NULL))
+    flags |= LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION;
+  return flags;
+}
+
+/* Acquires the capability, or renders why not and sets *exit_code. */
+static LocaldPrivileged *
+session_acquire (Session *s, int *exit_code)
+{
+  g_autoptr(LocaldReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  LocaldPrivileged *cap;
+
+  cap = locald_privileged_acquire (session_flags (s), NULL, &report, &error);
+  if (cap == NULL && report_wants_prompt (report) && session_start_agent (s))
+    {
+      g_clear_object (&report);
+      g_clear_error (&error);
+      cap = locald_privileged_acquire (session_flags (s), NULL, &report, &error);
+    }
+  if (cap != NULL)
+    return cap;
+
+  *exit_code = report_is_unauthorized (report) ? LOCALDCTL_EXIT_NOT_AUTHORIZED : LOCALDCTL_EXIT_NOT_READY;
+  if (s->opts->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "error");
+      json_builder_add_value (b, localdctl_error_to_json (error));
+      json_builder_set_member_name (b, "report");
+      json_builder_add_value (b, report != NULL ? localdctl_report_to_json (report) : json_node_new (JSON_NODE_NULL));
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      print_json (root);
+    }
+  else
+    {
+      g_autofree char *message = localdctl_error_message (error);
+      g_printerr ("localdctl: %s\n\n", message);
+      if (report != NULL)
+        print_report (stderr, report, s->opts->verbose);
+    }
+  return NULL;
+}
+
+static void
+session_finish (Session *s)
+{
+  g_clear_pointer (&s->agent, localdctl_agent_stop);
+}
+
+static int
+exit_code_for (const GError *error)
+{
+  if (g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_ACCESS_DENIED)
+      || g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+    return LOCALDCTL_EXIT_NOT_AUTHORIZED;
+  return LOCALDCTL_EXIT_FAILURE;
+}
+
+static int
+report_call_error (Session *s, const char *what, const GError *error)
+{
+  if (s->opts->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "error");
+      json_builder_add_value (b, localdctl_error_to_json (error));
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      print_json (root);
+    }
+  else
+    {
+      g_autofree char *message = localdctl_error_message (error);
+      const char *name = locald_error_get_dbus_name (error);
+      g_printerr ("localdctl: %s failed: %s\n", what, message);
+      if (name != NULL && s->opts->verbose)
+        g_printerr ("localdctl: (D-Bus error %s)\n", name);
+      if (g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+        g_printerr ("localdctl: this needs authentication; run it in a terminal without --no-ask-password.\n");
+    }
+  return exit_code_for (error);
+}
+
+/* Repeat once with a prompt when the first attempt needed one. */
+static gboolean
+session_should_retry (Session *s, LocaldPrivileged *cap, const GError *error)
+{
+  if (!g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+    return FALSE;
+  if (!session_start_agent (s))
+    return FALSE;
+  locald_privileged_set_allow_interactive_authorization (cap, TRUE);
+  return TRUE;
+}
+
+static void
+session_init (Session *s, const LocaldctlOptions *opts)
+{
+  s->opts = opts;
+  s->can_prompt = localdctl_agent_can_prompt (opts->no_ask_password);
+  s->agent = NULL;
+  s->for_setup = FALSE;
+}
+
+int
+localdctl_cmd_doctor (const LocaldctlOptions *opts)
+{
+  g_autoptr(LocaldReport) report = NULL;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Exactly what acquisition sees. doctor never prompts: SelfCheck is
+   * allowed to everyone by default, and a diagnosis should not block. */
+  cap = locald_privileged_acquire (LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report, &error);
+  if (report == NULL)
+    {
+      g_printerr ("localdctl: %s\n", error->message);
+      return LOCALDCTL_EXIT_FAILURE;
+    }
+  if (opts->json)
+    {
+      g_autoptr(JsonNode) root = localdctl_report_to_json (report);
+      print_json (root);
+    }
+  else
+    print_report (stdout, report, opts->verbose);
+  return locald_report_has_critical (report) ? LOCALDCTL_EXIT_FAILURE : LOCALDCTL_EXIT_OK;
+}
+
+static void
+print_result (const LocaldctlOptions *opts, const char *member, JsonNode *value, const char *human)
+{
+  if (opts->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, member);
+      json_builder_add_value (b, value);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      print_json (root);
+    }
+  else
+    {
+      json_node_unref (value);
+      printf ("%s\n", human);
+    }
+}
+
+int
+localdctl_cmd_setup (const LocaldctlOptions *opts)
+{
+  Session s;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cgroup = NULL;
+  int code = LOCALDCTL_EXIT_OK;
+
+  session_init (&s, opts);
+  /* Setup is what fixes a missing cgroup root, so a report whose only
+   * critical problems are "not set up" must not stop it. */
+  s.for_setup = TRUE;
+  cap = session_acquire (&s, &code);
+  if (cap == NULL)
+    goto out;
+
+  cgroup = locald_privileged_setup_cgroup_root (cap, NULL, &error);
+  if (cgroup == NULL && session_should_retry (&s, cap, error))
+    {
+      g_clear_error (&error);
+      cgroup = locald_privileged_setup_cgroup_root (cap, NULL, &error);
+    }
+  if (cgroup == NULL)
+    code = report_call_error (&s, "setup", error);
+  else
+    print_result (opts, "cgroup", json_node_init_string (json_node_alloc (), cgroup), cgroup);
+out:
+  session_finish (&s);
+  return code;
+}
+
+int
+localdctl_cmd_kill (const LocaldctlOptions *opts, const char *cgroup)
+{
+  Session s;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+  guint killed = 0;
+  gboolean ok;
+  int code = LOCALDCTL_EXIT_OK;
+
+  session_init (&s, opts);
+  cap = session_acquire (&s, &code);
+  if (cap == NULL)
+    goto out;
+
+  ok = locald_privileged_kill_cgroup (cap, cgroup, &killed, NULL, &error);
+  if (!ok && session_should_retry (&s, cap, error))
+    {
+      g_clear_error (&error);
+      ok = locald_privileged_kill_cgroup (cap, cgroup, &killed, NULL, &error);
+    }
+  if (!ok)
+    code = report_call_error (&s, "kill", error);
+  else
+    {
+      g_autofree char *human = g_strdup_printf ("%u", killed);
+      print_result (opts, "killed", json_node_init_int (json_node_alloc (), killed), human);
+    }
+out:
+  session_finish (&s);
+  return code;
+}
+
+int
+localdctl_cmd_cleanup (const LocaldctlOptions *opts, const char *path)
+{
+  Session s;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 0;
+  gboolean ok;
+  int code = LOCALDCTL_EXIT_OK;
+
+  session_init (&s, opts);
+  cap = session_acquire (&s, &code);
+  if (cap == NULL)
+    goto out;
+
+  ok = locald_privileged_cleanup_path (cap, path, &removed, NULL, &error);
+  if (!ok && session_should_retry (&s, cap, error))
+    {
+      g_clear_error (&error);
+      ok = locald_privileged_cleanup_path (cap, path, &removed, NULL, &error);
+    }
+  if (!ok)
+    code = report_call_error (&s, "cleanup", error);
+  else
+    {
+      g_autofree char *human = g_strdup_printf ("%" G_GUINT64_FORMAT, removed);
+      print_result (opts, "removed", json_node_init_int (json_node_alloc (), (gint64) removed), human);
+    }
+out:
+  session_finish (&s);
+  return code;
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* localdctl's exit codes; docs/man/localdctl.1 documents the same list. */
+enum
+{
+  LOCALDCTL_EXIT_OK = 0,             /* done; doctor: no critical problem */
+  LOCALDCTL_EXIT_FAILURE = 1,        /* the operation failed; doctor: a critical problem */
+  LOCALDCTL_EXIT_USAGE = 2,          /* bad command line */
+  LOCALDCTL_EXIT_NOT_AUTHORIZED = 3, /* polkit (or the bus policy) said no */
+  LOCALDCTL_EXIT_NOT_READY = 4,      /* the broker is not ready; run 'localdctl doctor' */
+};

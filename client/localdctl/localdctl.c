@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* localdctl: command-line front end to liblocald-broker. Parses the command
+ * line and dispatches; every command is a thin renderer over the library. */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+#include <locald-broker.h>
+
+#include "client/localdctl/commands.h"
+#include "client/localdctl/exit-codes.h"
+#include "client/localdctl/status.h"
+
+static const char summary[] =
+  "Commands:\n"
+  "  doctor            Show the readiness report (exit 1 on a critical problem)\n"
+  "  setup             Create the locald cgroup root and your delegated subtree\n"
+  "  kill CGROUP       Kill every process in CGROUP (relative to your subtree)\n"
+  "  cleanup PATH      Remove a tree beneath a .locald directory you own\n"
+  "  status            Check that the installation is whole and consistent\n"
+  "\n"
+  "Exit status: 0 ok, 1 failure or critical problem, 2 usage error,\n"
+  "3 not authorized, 4 broker not ready.";
+
+static int
+usage_error (GOptionContext *context, const char *message)
+{
+  g_printerr ("localdctl: %s\nTry 'localdctl --help' for the commands and options.\n", message);
+  return LOCALDCTL_EXIT_USAGE;
+}
+
+int
+main (int argc, char **argv)
+{
+  LocaldctlOptions opts = { 0 };
+  gboolean version = FALSE;
+  g_auto(GStrv) args = NULL;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "Print JSON instead of text", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "Show evidence and facts", NULL },
+    { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &opts.no_ask_password,
+      "Never ask for a password; fail if authentication would be needed", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "COMMAND [ARG]" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  const char *command;
+  guint n_args;
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Talk to locald-brokerd, locald's privileged helper.");
+  g_option_context_set_description (context, summary);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error (context, error->message);
+
+  if (version)
+    {
+      printf ("localdctl %s (API version %u)\n", PACKAGE_VERSION, (unsigned) LOCALD_BROKER_CLIENT_API_VERSION);
+      return LOCALDCTL_EXIT_OK;
+    }
+  if (args == NULL || args[0] == NULL)
+    return usage_error (context, "no command given");
+
+  command = args[0];
+  n_args = g_strv_length (args) - 1;
+
+  if (g_str_equal (command, "doctor") && n_args == 0)
+    return localdctl_cmd_doctor (&opts);
+  if (g_str_equal (command, "setup") && n_args == 0)
+    return localdctl_cmd_setup (&opts);
+  if (g_str_equal (command, "status") && n_args == 0)
+    return localdctl_cmd_status (&opts);
+  if (g_str_equal (command, "kill") && n_args == 1 && *args[1] != '\0')
+    return localdctl_cmd_kill (&opts, args[1]);
+  if (g_str_equal (command, "cleanup") && n_args == 1 && *args[1] != '\0')
+    return localdctl_cmd_cleanup (&opts, args[1]);
+
+  if (g_str_equal (command, "kill"))
+    return usage_error (context, "kill takes exactly one argument, a cgroup relative to your subtree");
+  if (g_str_equal (command, "cleanup"))
+    return usage_error (context, "cleanup takes exactly one argument, an absolute path");
+  if (g_str_equal (command, "doctor") || g_str_equal (command, "setup") || g_str_equal (command, "status"))
+    {
+      g_autofree char *msg = g_strdup_printf ("%s takes no arguments", command);
+      return usage_error (context, msg);
+    }
+  {
+    g_autofree char *msg = g_strdup_printf ("unknown command '%s'", command);
+    return usage_error (context, msg);
+  }
+}
