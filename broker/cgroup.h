@@ -39,6 +39,15 @@ gboolean cgroup_validate_relative (const char *cgroup, GError **error);
 /* "/<root>/user-<uid>": the caller's delegated subtree as a cgroup path. */
 char *cgroup_user_path (const CgroupLayout *layout, uid_t uid);
 
+/* Opens the directory `path` (relative) below the directory fd `dirfd` with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV), so a
+ * symlink, a ".." escape or a mount point on the way is refused instead of
+ * followed. Returns a new O_CLOEXEC fd, or -1 with BROKER_ERROR_NOT_FOUND
+ * (missing), BROKER_ERROR_UNSAFE_PATH (symlink, escape, not a directory),
+ * BROKER_ERROR_CROSSES_MOUNT or BROKER_ERROR_FAILED. `what` names the path in
+ * messages. */
+int cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **error);
+
 /* Direct strategy: creates <mount>/<root> (enabling every controller the
  * parent offers) and <root>/user-<uid>, delegates the latter to uid (chown of
  * the directory, cgroup.procs, cgroup.subtree_control, cgroup.threads) and

@@ -1,1 +1,18 @@
-# (filled in by its area)
+# tests/unit: the cgroup operations (direct strategy and systemd strategy).
+# The sources under test are compiled into each program so that
+# --enable-sanitizers builds them with ASan/UBSan too.
+
+cgroup_test_cflags = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SANITIZER_CFLAGS) -I$(top_srcdir)/broker -I$(top_srcdir)/tests/unit
+
+check_PROGRAMS += tests/unit/test-cgroup
+TESTS += tests/unit/test-cgroup
+tests_unit_test_cgroup_SOURCES = \
+	tests/unit/test-cgroup.c \
+	tests/unit/test-cgroup-scratch.c tests/unit/test-cgroup-scratch.h \
+	tests/unit/test-privileged.h \
+	broker/cgroup.c broker/cgroup.h \
+	broker/broker-error.c broker/broker-error.h
+tests_unit_test_cgroup_CFLAGS = $(cgroup_test_cflags)
+tests_unit_test_cgroup_LDFLAGS = $(SANITIZER_CFLAGS)
+tests_unit_test_cgroup_LDADD = $(GLIB_LIBS)
+
