@@ -383,6 +383,17 @@ def audit_lines(**match):
     return out
 
 
+def wait_for_audit(timeout=5.0, **match):
+    """Waits (bounded) for audit lines matching MATCH: the broker may write
+    its line just after it sent the reply. Returns them, or [] on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = audit_lines(**match)
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
 def uid_of(user):
     return pwd.getpwnam(user).pw_uid
 

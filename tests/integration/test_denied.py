@@ -41,7 +41,7 @@ class Denied(unittest.TestCase):
         self.assertTrue(r.message, "AccessDenied without a message")
 
     def assert_audited_denied(self, method):
-        lines = bt.audit_lines(method=method, uid=self.uid)
+        lines = bt.wait_for_audit(method=method, uid=self.uid)
         self.assertTrue(lines, "no audit line for mallory's %s" % method)
         self.assertEqual({l["result"] for l in lines}, {"denied"}, lines)
         for l in lines:

@@ -81,7 +81,7 @@ class SelfCheck(unittest.TestCase):
         self.assertFalse([p for p in by_id.values() if p[1] == "critical"])
         # Idempotent.
         self.assertEqual(self.setup_cgroup(bt.ALICE), path)
-        self.assertTrue(bt.audit_lines(method="SetupCgroupRoot", uid=uid, result="ok"),
+        self.assertTrue(bt.wait_for_audit(method="SetupCgroupRoot", uid=uid, result="ok"),
                         "no audit line for alice's SetupCgroupRoot")
 
     def test_3_user_delegated_missing_for_other_user(self):
