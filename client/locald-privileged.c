@@ -282,6 +282,7 @@ static void
 get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  GCancellable *cancellable;
   AcquireData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
@@ -329,14 +330,18 @@ get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* Read the cancellable first: argument evaluation order is unspecified
+   * and the last argument steals the task. */
+  cancellable = g_task_get_cancellable (task);
   ldb_stub_broker1_call_self_check (data->proxy, call_flags_for (interactive), probe_timeout_for (interactive),
-                                    g_task_get_cancellable (task), self_check_cb, g_steal_pointer (&task));
+                                    cancellable, self_check_cb, g_steal_pointer (&task));
 }
 
 static void
 proxy_new_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  GCancellable *cancellable;
   AcquireData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   gboolean interactive = acquire_allows_interaction (data);
@@ -350,17 +355,19 @@ proxy_new_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   /* Reading the properties is the first message to the broker's name, so it
    * is what activates the broker. */
+  cancellable = g_task_get_cancellable (task);
   g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH,
                           "org.freedesktop.DBus.Properties", "GetAll",
                           g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
                           call_flags_for (interactive), probe_timeout_for (interactive),
-                          g_task_get_cancellable (task), get_all_cb, g_steal_pointer (&task));
+                          cancellable, get_all_cb, g_steal_pointer (&task));
 }
 
 static void
 bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  GCancellable *cancellable;
   AcquireData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
@@ -386,6 +393,7 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  cancellable = g_task_get_cancellable (task);
   /* Properties are read explicitly (and signals are not needed), so the
    * proxy sends nothing while it is built: activation happens on the first
    * call, where its errors can be reported. */
@@ -393,7 +401,7 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                               G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
                               | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
                               | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
-                              BROKER_NAME, BROKER_PATH, g_task_get_cancellable (task),
+                              BROKER_NAME, BROKER_PATH, cancellable,
                               proxy_new_cb, g_steal_pointer (&task));
 }
 
@@ -501,6 +509,39 @@ locald_privileged_acquire (LocaldAcquireFlags flags, GCancellable *cancellable,
   run_until_done (context, &result);
   self = locald_privileged_acquire_finish (result, out_report, error);
   g_main_context_pop_thread_default (context);
+  return self;
+}
+
+/**
+ * locald_privileged_try_acquire:
+ * @flags: #LocaldAcquireFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @out_report: (out) (transfer full): the readiness report, always set
+ *
+ * locald_privileged_acquire() for callers that want the report rather than
+ * an exception when the broker is not ready (language bindings turn a
+ * #GError into an exception and would drop the report with it).
+ *
+ * Returns: (transfer full) (nullable): the capability, or %NULL when not
+ *   ready (or cancelled)
+ */
+LocaldPrivileged *
+locald_privileged_try_acquire (LocaldAcquireFlags flags, GCancellable *cancellable, LocaldReport **out_report)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LocaldReport) report = NULL;
+  LocaldPrivileged *self;
+
+  g_return_val_if_fail (out_report != NULL, NULL);
+
+  self = locald_privileged_acquire (flags, cancellable, &report, &error);
+  if (report == NULL)
+    {
+      /* Only cancellation leaves no report: say so in one. */
+      report = locald_report_new ("unknown", "", "degraded");
+      locald_report_set_fact (report, "acquire_error", error != NULL ? error->message : "unknown");
+    }
+  *out_report = g_steal_pointer (&report);
   return self;
 }
 

@@ -55,6 +55,10 @@ LocaldPrivileged *locald_privileged_acquire_finish (GAsyncResult        *result,
                                                     LocaldReport       **out_report,
                                                     GError             **error);
 
+LocaldPrivileged *locald_privileged_try_acquire    (LocaldAcquireFlags   flags,
+                                                    GCancellable        *cancellable,
+                                                    LocaldReport       **out_report);
+
 LocaldReport *locald_privileged_get_report (LocaldPrivileged *self);
 const char   *locald_privileged_get_broker_version (LocaldPrivileged *self);
 guint         locald_privileged_get_api_version (LocaldPrivileged *self);
