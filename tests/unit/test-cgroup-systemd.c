@@ -160,7 +160,7 @@ read_record (void)
         continue;
       v = g_variant_parse (G_VARIANT_TYPE_VARDICT, *l, NULL, NULL, &error);
       g_assert_no_error (error);
-      g_ptr_array_add (calls, g_variant_ref_sink (v));
+      g_ptr_array_add (calls, v); /* g_variant_parse() returns a full reference */
     }
   return calls;
 }
