@@ -241,10 +241,20 @@ cgroup_validate_relative (const char *cgroup, GError **error)
 }
 
 char *
+cgroup_user_name (const CgroupLayout *layout, uid_t uid)
+{
+  g_return_val_if_fail (layout != NULL, NULL);
+  if (layout->systemd_scopes)
+    return g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
+  return g_strdup_printf ("user-%u", (unsigned) uid);
+}
+
+char *
 cgroup_user_path (const CgroupLayout *layout, uid_t uid)
 {
   g_return_val_if_fail (layout != NULL && layout->root != NULL, NULL);
-  return g_strdup_printf ("/%s/user-%u", layout->root, (unsigned) uid);
+  g_autofree char *name = cgroup_user_name (layout, uid);
+  return g_strdup_printf ("/%s/%s", layout->root, name);
 }
 
 /* ------------------------------------------------------------- fd helpers */
@@ -543,7 +553,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
       cur = steal_fd (&next);
     }
 
-  user_name = g_strdup_printf ("user-%u", (unsigned) uid);
+  user_name = cgroup_user_name (layout, uid);
   g_string_append_printf (shown, "/%s", user_name);
   {
     _cleanup_fd_ int user_fd = ensure_cgroup_dir (cur, user_name, shown->str, error);
@@ -826,14 +836,15 @@ cgroup_direct_kill (const CgroupLayout *layout,
     return FALSE;
 
   deadline = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
-  shown = g_strdup_printf ("/%s/user-%u/%s", layout->root, (unsigned) uid, cgroup_rel);
+  g_autofree char *user_path = cgroup_user_path (layout, uid);
+  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
   *ret_killed = 0;
 
   mount_fd = open_mount (layout, error);
   if (mount_fd < 0)
     return FALSE;
 
-  user_rel = g_strdup_printf ("%s/user-%u", layout->root, (unsigned) uid);
+  user_rel = g_strdup (user_path + 1);
   user_fd = cgroup_open_beneath (mount_fd, user_rel, "cgroup subtree of the caller", &local_error);
   if (user_fd < 0)
     goto open_failed;

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 typedef struct {
   char *mount; /* absolute path of the cgroup2 mount point, e.g. "/sys/fs/cgroup/unified" */
   char *root;  /* locald root relative to the mount, no leading '/', e.g. "locald" or "scratch-42/locald" */
+  gboolean systemd_scopes; /* systemd strategy: root is "locald.slice", subtrees "locald-user-<uid>.scope" */
 } CgroupLayout;
 
 void cgroup_layout_clear (CgroupLayout *layout);
@@ -36,7 +37,11 @@ gboolean cgroup_validate_root (const char *root, GError **error);
  * "cgroup.*"; at most 4096 bytes. BROKER_ERROR_INVALID_ARGS otherwise. */
 gboolean cgroup_validate_relative (const char *cgroup, GError **error);
 
-/* "/<root>/user-<uid>": the caller's delegated subtree as a cgroup path. */
+/* The name of the caller's delegated subtree inside the root: "user-<uid>",
+ * or "locald-user-<uid>.scope" with the systemd strategy. */
+char *cgroup_user_name (const CgroupLayout *layout, uid_t uid);
+
+/* "/<root>/<user name>": the caller's delegated subtree as a cgroup path. */
 char *cgroup_user_path (const CgroupLayout *layout, uid_t uid);
 
 /* Opens the directory `path` (relative) below the directory fd `dirfd` with

@@ -179,7 +179,6 @@ resolve_cgroups (BrokerContext *ctx)
       g_message ("No cgroup v2 hierarchy: %s", error->message);
       ctx->layout.mount = NULL;
     }
-  ctx->cgroup_root_path = ctx->layout.mount ? g_strdup_printf ("/%s", ctx->layout.root) : g_strdup ("");
 
   switch (ctx->options.strategy)
     {
@@ -197,6 +196,16 @@ resolve_cgroups (BrokerContext *ctx)
       ctx->strategy_reason = g_steal_pointer (&reason);
       break;
     }
+
+  /* Under systemd the delegated subtrees are scopes in locald.slice, where
+   * systemd puts them; the configured root applies to the direct strategy. */
+  if (ctx->systemd_strategy)
+    {
+      g_free (ctx->layout.root);
+      ctx->layout.root = g_strdup ("locald.slice");
+      ctx->layout.systemd_scopes = TRUE;
+    }
+  ctx->cgroup_root_path = ctx->layout.mount ? g_strdup_printf ("/%s", ctx->layout.root) : g_strdup ("");
 }
 
 int
