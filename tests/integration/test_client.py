@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""liblocald-broker against the real broker in the sandbox: acquisition
+succeeds when ready, and when not, says why with the right problem ids and
+fix keys. The library is driven through GObject Introspection, as the test
+users, from the build tree."""
+
+import json
+import os
+import pwd
+import subprocess
+import textwrap
+import unittest
+
+import brokertest as bt
+
+BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
+
+PROBE = textwrap.dedent("""
+    import json, gi
+    gi.require_version("LocaldBroker", "1")
+    from gi.repository import LocaldBroker
+    cap, report = LocaldBroker.Privileged.try_acquire(
+        LocaldBroker.AcquireFlags.NO_INTERACTIVE_AUTHORIZATION, None)
+    print(json.dumps({
+        "ready": cap is not None,
+        "api_version": cap.get_api_version() if cap else None,
+        "problems": [{"id": p.get_id(), "severity": p.get_severity(), "fix": p.get_fix(),
+                      "evidence": dict(p.get_evidence())} for p in report.get_problems()],
+        "fixes": [f.get_key() for f in report.get_fixes()],
+    }))
+""")
+
+
+def run_as(user, argv, **kw):
+    pw = pwd.getpwnam(user)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir, "USER": user,
+           "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+           "GI_TYPELIB_PATH": os.path.join(BUILDDIR, "client"),
+           "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+    return subprocess.run(argv, env=env, user=pw.pw_uid, group=pw.pw_gid,
+                          extra_groups=os.getgrouplist(user, pw.pw_gid), cwd=pw.pw_dir,
+                          capture_output=True, text=True, timeout=bt.NO_HANG, **kw)
+
+
+def acquire(user):
+    r = run_as(user, [bt.gi_python() or "/usr/bin/python3", "-c", PROBE])
+    if r.returncode != 0:
+        raise AssertionError("probe failed for %s: %s" % (user, r.stderr))
+    return json.loads(r.stdout)
+
+
+def problem(result, pid):
+    for p in result["problems"]:
+        if p["id"] == pid:
+            return p
+    raise AssertionError("no problem %s in %r" % (pid, result["problems"]))
+
+
+def activation_file():
+    return os.path.join(bt.env("LOCALD_SANDBOX_DIR"), "services", "dev.locald.Broker1.service")
+
+
+class HiddenActivationFile:
+    """Makes the broker not activatable for the duration of a with block."""
+
+    def __enter__(self):
+        bt.broker_stop()
+        os.rename(activation_file(), activation_file() + ".hidden")
+        bt.bus_call("ReloadConfig")
+        return self
+
+    def __exit__(self, *exc):
+        os.rename(activation_file() + ".hidden", activation_file())
+        bt.bus_call("ReloadConfig")
+
+
+FAKE_BROKER = textwrap.dedent("""
+    # A stand-in that owns the broker's name but speaks ApiVersion 2.
+    import sys
+    from gi.repository import Gio, GLib
+    XML = '''<node><interface name="dev.locald.Broker1">
+      <property name="Version" type="s" access="read"/>
+      <property name="ApiVersion" type="u" access="read"/>
+      <property name="Strategy" type="s" access="read"/>
+      <property name="CgroupRoot" type="s" access="read"/>
+    </interface></node>'''
+    info = Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0]
+    values = {"Version": GLib.Variant("s", "99.0"), "ApiVersion": GLib.Variant("u", 2),
+              "Strategy": GLib.Variant("s", "direct"), "CgroupRoot": GLib.Variant("s", "")}
+    def get_prop(conn, sender, path, iface, name):
+        return values[name]
+    def acquired(conn, name):
+        print("ready", flush=True)
+    def bus_acquired(conn, name):
+        conn.register_object("/dev/locald/Broker1", info, None, get_prop, None)
+    Gio.bus_own_name(Gio.BusType.SYSTEM, "dev.locald.Broker1", Gio.BusNameOwnerFlags.NONE,
+                     bus_acquired, acquired, lambda *a: sys.exit(3))
+    GLib.MainLoop().run()
+""")
+
+
+class ClientAcquisition(unittest.TestCase):
+    def test_ready_after_setup(self):
+        self.assertTrue(bt.call(bt.ALICE, "SetupCgroupRoot").ok)
+        result = acquire(bt.ALICE)
+        self.assertTrue(result["ready"], result)
+        self.assertEqual(result["api_version"], 1)
+        self.assertFalse([p for p in result["problems"] if p["severity"] == "critical"])
+
+    def test_cgroup_root_missing(self):
+        bt.remove_cgroup_root()
+        result = acquire(bt.ALICE)
+        self.assertFalse(result["ready"])
+        self.assertEqual(problem(result, "cgroup.root_ready")["fix"], "run_admin_setup")
+        self.assertEqual(problem(result, "cgroup.root_ready")["severity"], "critical")
+        self.assertEqual(result["fixes"][0], "run_admin_setup")
+
+    def test_polkit_denies(self):
+        result = acquire(bt.MALLORY)
+        self.assertFalse(result["ready"])
+        p = problem(result, "broker.authorized")
+        self.assertEqual(p["fix"], "host_policy_blocks_privileged_helper")
+        self.assertEqual(p["evidence"].get("dbus_error"), bt.E_ACCESS_DENIED)
+
+    def test_not_activatable(self):
+        with HiddenActivationFile():
+            result = acquire(bt.ALICE)
+        self.assertFalse(result["ready"])
+        p = problem(result, "broker.installed")
+        self.assertEqual(p["fix"], "install_broker")
+        self.assertEqual(p["evidence"].get("dbus_error"), "org.freedesktop.DBus.Error.ServiceUnknown")
+        self.assertEqual(result["fixes"], ["install_broker"])
+
+    def test_api_version_incompatible(self):
+        # The real broker has no switch for another ApiVersion, so a small
+        # fake owns the name (as root, which the bus policy allows).
+        with HiddenActivationFile():
+            fake = subprocess.Popen([bt.gi_python() or "/usr/bin/python3", "-c", FAKE_BROKER],
+                                    stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(fake.stdout.readline().strip(), "ready")
+                result = acquire(bt.ALICE)
+            finally:
+                fake.terminate()
+                fake.wait()
+        self.assertFalse(result["ready"])
+        p = problem(result, "broker.api_version")
+        self.assertEqual(p["fix"], "upgrade_broker")
+        self.assertEqual(p["evidence"].get("broker_api_version"), "2")
+        self.assertEqual(p["evidence"].get("client_api_version"), "1")
+
+
+if __name__ == "__main__":
+    bt.main()
