@@ -1,1 +1,19 @@
-# (filled in by its area)
+# tests/integration/ops.mk: integration suites of the privileged operations
+# (issue 3), run as real unprivileged users against the broker inside
+# tests/sandbox/locald-sandbox. See tests/integration/local.mk for how the
+# suites skip or fail when the host cannot run the sandbox.
+#
+#   test_cgroup_ops.py   SetupCgroupRoot delegation, KillCgroup (nested trees,
+#                        root-owned processes, other users, Busy on refill)
+#   test_cleanup_ops.py  CleanupPath (root-owned trees, ownership, invalid and
+#                        overlong paths, symlinks, a swap race, bind mounts)
+
+integration_ops_tests = \
+	tests/integration/test_cgroup_ops.py \
+	tests/integration/test_cleanup_ops.py
+
+EXTRA_DIST += $(integration_ops_tests)
+
+if ENABLE_INTEGRATION_TESTS
+TESTS += $(integration_ops_tests)
+endif
