@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ typedef struct {
   char *home;      /* <tmp>/home */
   char *locald;    /* <tmp>/home/.locald, owned by caller */
   char *sentinel;  /* <tmp>/sentinel, a directory with files that must survive */
+  char *link_src;  /* <tmp>/link-source, a root-owned file to hard-link from */
   uid_t caller;
   GPtrArray *mounts; /* mount points to detach in teardown */
 } Fixture;
@@ -131,6 +133,15 @@ make_socket (const char *path, uid_t uid)
   g_assert_no_errno (bind (fd, (struct sockaddr *) &sa, sizeof sa));
   close (fd);
   chown_or_die (path, uid);
+}
+
+/* Creating inodes is slow on some file systems (a few hundred per second
+ * under load here); a hard link is a directory entry all the same, removed
+ * by the same unlinkat(), so the big trees are made of links. */
+static void
+make_link_at (Fixture *f, int dfd, const char *name)
+{
+  g_assert_no_errno (linkat (AT_FDCWD, f->link_src, dfd, name, 0));
 }
 
 static gboolean
@@ -230,11 +241,13 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->home = path_join (f->tmp, "home");
   f->locald = path_join (f->home, ".locald");
   f->sentinel = path_join (f->tmp, "sentinel");
+  f->link_src = path_join (f->tmp, "link-source");
   f->caller = is_root () ? TEST_UID : getuid ();
   f->mounts = g_ptr_array_new_with_free_func (g_free);
 
   make_dir (f->home, f->caller);
   make_dir (f->locald, f->caller);
+  make_file (f->link_src, 0);
 
   /* Root-owned: the caller must never be able to make us delete these. */
   make_dir (f->sentinel, 0);
@@ -268,6 +281,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_false (exists (f->tmp));
 
+  g_free (f->link_src);
   g_free (f->sentinel);
   g_free (f->locald);
   g_free (f->home);
@@ -731,38 +745,61 @@ test_prefix_root_symlink_followed (Fixture *f, gconstpointer data)
 
 /* ---- the race: a hostile caller swapping directories for symlinks ---- */
 
-static gboolean
-renameat2_exchange (const char *a, const char *b)
-{
-  return renameat2 (AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0;
-}
+typedef struct {
+  const char *from;
+  const char *to;
+  unsigned int flags; /* renameat2() flags, e.g. RENAME_EXCHANGE */
+} Rename;
 
-/* Child process: become the caller and keep swapping x/a <-> x/alink and
- * x/a/victim <-> x/a/vlink (each link points at the sentinel) until killed.
- * Only system calls here: this runs between fork() and _exit(). */
+/* Child process: become uid and run the renames in a tight loop until
+ * killed. Only system calls here: this runs between fork() and _exit(). */
 static G_GNUC_NORETURN void
-attacker_main (int ready_fd, const char *a, const char *alink, const char *victim, const char *vlink, uid_t uid)
+attacker_main (pid_t parent, int ready_fd, uid_t uid, const Rename *renames, gsize n_renames)
 {
   char one = 1;
-  gulong round = 0;
 
   if (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0)
     _exit (2);
+  /* Set after the uid change, which clears it: die with the test even if
+   * it aborts before killing us. */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
+    _exit (4);
   if (write (ready_fd, &one, 1) != 1)
     _exit (3);
   close (ready_fd);
   for (;;)
-    {
-      /* Swap at two depths so the walk meets a link both where it is about
-       * to descend and in a directory it is already inside. */
-      (void) renameat2_exchange (victim, vlink);
-      (void) renameat2_exchange (victim, vlink);
-      if ((++round & 3) == 0)
-        {
-          (void) renameat2_exchange (a, alink);
-          (void) renameat2_exchange (a, alink);
-        }
-    }
+    for (gsize i = 0; i < n_renames; i++)
+      (void) renameat2 (AT_FDCWD, renames[i].from, AT_FDCWD, renames[i].to, renames[i].flags);
+}
+
+/* Returns once the attacker runs as uid. */
+static pid_t
+attacker_start (uid_t uid, const Rename *renames, gsize n_renames)
+{
+  pid_t parent = getpid ();
+  int pipefd[2];
+  char byte;
+  pid_t pid;
+
+  g_assert_no_errno (pipe2 (pipefd, O_CLOEXEC));
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    attacker_main (parent, pipefd[1], uid, renames, n_renames);
+  close (pipefd[1]);
+  g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 1);
+  close (pipefd[0]);
+  return pid;
+}
+
+static void
+attacker_stop (pid_t pid)
+{
+  int status;
+
+  g_assert_no_errno (kill (pid, SIGKILL));
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
 }
 
 static void
@@ -778,21 +815,33 @@ build_race_tree (Fixture *f, const char *x)
   make_symlink (f->sentinel, alink, f->caller);
   make_symlink (f->sentinel, vlink, f->caller);
   make_dir (victim, 0);
-  for (guint d = 0; d < 4; d++)
+  for (guint d = 0; d < 3; d++)
     {
       g_autofree char *dir = g_strdup_printf ("%s/d%u", victim, d);
+      int dfd;
+
       make_dir (dir, 0);
-      for (guint i = 0; i < 8; i++)
+      dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_assert_cmpint (dfd, >=, 0);
+      for (guint i = 0; i < 16; i++)
         {
-          g_autofree char *file = g_strdup_printf ("%s/f%u", dir, i);
-          make_file (file, 0);
+          char name[16];
+          g_snprintf (name, sizeof name, "f%u", i);
+          make_link_at (f, dfd, name);
         }
+      close (dfd);
     }
-  for (guint i = 0; i < 8; i++)
-    {
-      g_autofree char *file = g_strdup_printf ("%s/f%u", victim, i);
-      make_file (file, 0);
-    }
+  {
+    int vfd = open (victim, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g_assert_cmpint (vfd, >=, 0);
+    for (guint i = 0; i < 16; i++)
+      {
+        char name[16];
+        g_snprintf (name, sizeof name, "f%u", i);
+        make_link_at (f, vfd, name);
+      }
+    close (vfd);
+  }
 }
 
 static void
@@ -804,6 +853,15 @@ test_race_symlink_swap (Fixture *f, gconstpointer data)
   g_autofree char *victim = path_join (x, "a/victim");
   g_autofree char *vlink = path_join (x, "a/vlink");
   guint rounds = 200, failures = 0;
+  /* Swap at two depths so the walk meets a link both where it is about to
+   * descend and in a directory it is already inside; each link points at
+   * the sentinel. */
+  const Rename renames[] = {
+    { victim, vlink, RENAME_EXCHANGE }, { victim, vlink, RENAME_EXCHANGE },
+    { victim, vlink, RENAME_EXCHANGE }, { victim, vlink, RENAME_EXCHANGE },
+    { victim, vlink, RENAME_EXCHANGE }, { victim, vlink, RENAME_EXCHANGE },
+    { a, alink, RENAME_EXCHANGE },      { a, alink, RENAME_EXCHANGE },
+  };
 
   if (!require_root ())
     return;
@@ -812,35 +870,25 @@ test_race_symlink_swap (Fixture *f, gconstpointer data)
     {
       g_autoptr(GError) error = NULL;
       guint64 removed = 0;
-      int pipefd[2];
-      char byte;
+      gboolean ok;
       pid_t pid;
-      int status;
 
       build_race_tree (f, x);
-      g_assert_no_errno (pipe2 (pipefd, O_CLOEXEC));
-      pid = fork ();
-      g_assert_cmpint (pid, >=, 0);
-      if (pid == 0)
-        attacker_main (pipefd[1], a, alink, victim, vlink, f->caller);
-      close (pipefd[1]);
-      g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 1);
-      close (pipefd[0]);
+      pid = attacker_start (f->caller, renames, G_N_ELEMENTS (renames));
 
       /* Alternate between removing the whole tree and naming the very
        * entry that flips between directory and symlink. */
-      if (!run_cleanup ((round & 1) ? victim : x, f->caller, &removed, &error))
+      ok = run_cleanup ((round & 1) ? victim : x, f->caller, &removed, &error);
+      attacker_stop (pid);
+      assert_sentinel_intact (f);
+      if (!ok)
         {
           /* Refusing is fine; following is not. */
+          g_test_message ("round %u: %s", round, error->message);
           g_assert_true (error->domain == BROKER_ERROR);
           g_assert_true (error->code == BROKER_ERROR_UNSAFE_PATH || error->code == BROKER_ERROR_BUSY);
           failures++;
         }
-
-      g_assert_no_errno (kill (pid, SIGKILL));
-      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-      g_assert_true (WIFSIGNALED (status));
-      assert_sentinel_intact (f);
 
       /* Without the attacker everything left goes, links as links. */
       g_clear_error (&error);
@@ -850,6 +898,91 @@ test_race_symlink_swap (Fixture *f, gconstpointer data)
       assert_sentinel_intact (f);
     }
   g_test_message ("%u of %u rounds refused under attack", failures, rounds);
+}
+
+/* Deep trees are walked with a bounded number of open directories, so on
+ * the way back up a parent is re-opened through "..". A hostile caller who
+ * moves a directory elsewhere while the walk is below it must not lead the
+ * walk into the new place: the "parent" found there is not the one seen on
+ * the way down. */
+static void
+test_race_reopen_parent (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *keep = path_join (f->locald, "keep");
+  g_autofree char *moved = path_join (keep, "c4");
+  g_autoptr(GString) c4 = g_string_new (x);
+  guint rounds = 40, refused = 0;
+
+  if (!require_root ())
+    return;
+
+  make_dir (keep, f->caller);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/precious-%u", keep, i);
+      make_file (name, 0);
+    }
+  for (guint depth = 0; depth <= 4; depth++)
+    g_string_append_printf (c4, "/c%u", depth);
+
+  const Rename renames[] = {
+    { c4->str, moved, 0 },
+    { moved, c4->str, 0 },
+  };
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 removed = 0;
+      gboolean ok;
+      pid_t pid;
+      int fd;
+
+      /* x/c0/c1/.../c39, all the caller's (moving a directory to another
+       * parent needs write access to it), each holding a file. */
+      make_dir (x, f->caller);
+      fd = open (x, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_assert_cmpint (fd, >=, 0);
+      for (guint depth = 0; depth < 40; depth++)
+        {
+          char name[16];
+          int next;
+
+          g_snprintf (name, sizeof name, "c%u", depth);
+          g_assert_no_errno (mkdirat (fd, name, 0755));
+          g_assert_no_errno (fchownat (fd, name, f->caller, f->caller, AT_SYMLINK_NOFOLLOW));
+          make_link_at (f, fd, "f");
+          next = openat (fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          g_assert_cmpint (next, >=, 0);
+          close (fd);
+          fd = next;
+        }
+      close (fd);
+
+      pid = attacker_start (f->caller, renames, G_N_ELEMENTS (renames));
+      ok = run_cleanup (x, f->caller, &removed, &error);
+      attacker_stop (pid);
+
+      for (guint i = 0; i < 5; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s/precious-%u", keep, i);
+          g_assert_true (exists (name));
+        }
+      if (!ok)
+        {
+          g_test_message ("round %u: %s", round, error->message);
+          g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+          refused++;
+        }
+
+      g_clear_error (&error);
+      g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+      g_assert_no_error (error);
+      g_assert_true (run_cleanup (moved, f->caller, &removed, &error));
+      g_assert_no_error (error);
+    }
+  g_test_message ("%u of %u rounds refused under attack", refused, rounds);
 }
 
 /* ---- mount points ---- */
@@ -978,10 +1111,13 @@ test_many_entries (Fixture *f, gconstpointer data)
       dfd = openat (xfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       g_assert_cmpint (dfd, >=, 0);
       expected++;
-      for (guint i = 0; i < 1000; i++)
+      /* One inode per directory (ext4 allows 65,000 links to one). */
+      g_assert_no_errno (mknodat (dfd, "file-0000", S_IFREG | 0644, 0));
+      expected++;
+      for (guint i = 1; i < 1000; i++)
         {
           g_snprintf (name, sizeof name, "file-%04u", i);
-          g_assert_no_errno (mknodat (dfd, name, S_IFREG | 0644, 0));
+          g_assert_no_errno (linkat (dfd, "file-0000", dfd, name, 0));
           expected++;
         }
       close (dfd);
@@ -1013,15 +1149,19 @@ test_deep_tree (Fixture *f, gconstpointer data)
   make_dir (x, f->caller);
   fd = open (x, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);
-  /* 1,000 levels, each with a file and a symlink to the sentinel, and a few
-   * side directories so the walk goes back up into half-read parents. */
+  /* 1,000 levels, each with a file, some with a symlink to the sentinel or
+   * a side directory, so the walk goes back up into half-read parents. */
   for (guint depth = 0; depth < 1000; depth++)
     {
       int next;
 
-      g_assert_no_errno (mknodat (fd, "f", S_IFREG | 0644, 0));
-      g_assert_no_errno (symlinkat (f->sentinel, fd, "l"));
-      expected += 2;
+      make_link_at (f, fd, "f");
+      expected++;
+      if (depth % 10 == 0)
+        {
+          g_assert_no_errno (symlinkat (f->sentinel, fd, "l"));
+          expected++;
+        }
       if (depth % 50 == 0)
         {
           g_assert_no_errno (mkdirat (fd, "side", 0755));
@@ -1090,15 +1230,27 @@ test_missing (Fixture *f, gconstpointer data)
 static void
 enter_private_mount_namespace (void)
 {
-  /* Bind mounts made by the tests stay in here, and vanish with us even if
-   * a test dies before unmounting. */
+  /* As root, run in a mount namespace of our own: bind mounts made by the
+   * tests stay in here and vanish with us even if a test dies before
+   * unmounting. And give it a fresh tmpfs on /tmp, so that a regression in
+   * the code under test - a removal walk running as root that escapes its
+   * tree - can only ever destroy this test's own scratch files, never the
+   * host's /tmp (the walk refuses to leave the mount it started on). */
   if (!is_root ())
     return;
   if (unshare (CLONE_NEWNS) < 0)
-    return;
+    {
+      g_printerr ("# unshare(CLONE_NEWNS): %s\n", g_strerror (errno));
+      return;
+    }
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    return;
+    {
+      g_printerr ("# making / private: %s\n", g_strerror (errno));
+      return;
+    }
   have_private_mount_ns = TRUE;
+  if (mount ("locald-test-cleanup", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+    g_printerr ("# no private tmpfs on /tmp (%s); using the real /tmp\n", g_strerror (errno));
 }
 
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1120,6 +1272,7 @@ main (int argc, char **argv)
   ADD ("/cleanup/remove/prefix-user-symlink-refused", test_prefix_user_symlink_refused);
   ADD ("/cleanup/remove/prefix-root-symlink-followed", test_prefix_root_symlink_followed);
   ADD ("/cleanup/remove/race-symlink-swap", test_race_symlink_swap);
+  ADD ("/cleanup/remove/race-reopen-parent", test_race_reopen_parent);
   ADD ("/cleanup/remove/bind-mount-not-crossed", test_bind_mount_not_crossed);
   ADD ("/cleanup/remove/many-entries", test_many_entries);
   ADD ("/cleanup/remove/deep-tree", test_deep_tree);
