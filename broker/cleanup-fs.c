@@ -51,3 +51,139 @@ cleanup_fd_identity (int fd, CleanupIdentity *ret)
   ret->uid = stx.stx_uid;
   return 0;
 }
+
+/* One component, never a symlink. On ENOTDIR/ELOOP the entry is looked at
+ * again only to report a symlink as -ELOOP, as openat2() would. */
+static int
+open_component (int dirfd, const char *name, int flags)
+{
+  struct stat st;
+  int fd;
+
+  fd = openat (dirfd, name, flags | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      int err = errno;
+      if ((err == ENOTDIR || err == ELOOP) && fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return S_ISLNK (st.st_mode) ? -ELOOP : -ENOTDIR;
+      return -err;
+    }
+  /* O_PATH|O_NOFOLLOW opens a symlink itself instead of failing. */
+  if (fstat (fd, &st) < 0)
+    {
+      int err = errno;
+      close (fd);
+      return -err;
+    }
+  if (S_ISLNK (st.st_mode))
+    {
+      close (fd);
+      return -ELOOP;
+    }
+  return fd;
+}
+
+static int
+open_no_symlinks_fallback (int dirfd, const char *path, int flags, CleanupOpenScope scope)
+{
+  gboolean beneath = scope != CLEANUP_OPEN_ANYWHERE;
+  g_auto(GStrv) parts = NULL;
+  CleanupIdentity start;
+  int cur = -1;
+  guint n;
+  int r;
+
+  if (path[0] == '/')
+    {
+      if (beneath)
+        return -EXDEV;
+      dirfd = AT_FDCWD;
+      cur = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+  else
+    cur = fcntl (dirfd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0)
+    return -errno;
+  r = cleanup_fd_identity (cur, &start);
+  if (r < 0)
+    {
+      close (cur);
+      return r;
+    }
+
+  parts = g_strsplit (path, "/", -1);
+  n = g_strv_length (parts);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *c = parts[i];
+      gboolean last = TRUE;
+      int next;
+
+      for (guint j = i + 1; j < n; j++)
+        if (*parts[j] != '\0' && !g_str_equal (parts[j], "."))
+          last = FALSE;
+      if (*c == '\0' || g_str_equal (c, "."))
+        {
+          if (!last)
+            continue;
+          c = ".";
+        }
+      if (beneath && g_str_equal (c, ".."))
+        {
+          close (cur);
+          return -EXDEV;
+        }
+
+      next = open_component (cur, c, last ? flags : (O_PATH | O_DIRECTORY | O_CLOEXEC));
+      close (cur);
+      if (next < 0)
+        return next;
+      cur = next;
+
+      if (beneath)
+        {
+          CleanupIdentity id;
+          r = cleanup_fd_identity (cur, &id);
+          if (r < 0 || id.mnt_id != start.mnt_id)
+            {
+              close (cur);
+              return r < 0 ? r : -EXDEV;
+            }
+        }
+      if (last)
+        break;
+    }
+  return cur;
+}
+
+/* Cleared on the first ENOSYS, so a kernel without openat2() costs one
+ * failed call per process, not one per directory. */
+static gint have_openat2 = 1;
+
+void
+cleanup_fs_set_openat2_enabled (gboolean enabled)
+{
+  g_atomic_int_set (&have_openat2, enabled ? 1 : 0);
+}
+
+int
+cleanup_open_no_symlinks (int dirfd, const char *path, int flags, CleanupOpenScope scope)
+{
+  guint64 resolve = RESOLVE_NO_SYMLINKS;
+  int fd;
+
+  g_return_val_if_fail (path != NULL && *path != '\0', -EINVAL);
+
+  if (g_atomic_int_get (&have_openat2))
+    {
+      if (scope != CLEANUP_OPEN_ANYWHERE)
+        resolve |= RESOLVE_NO_XDEV;
+      if (scope == CLEANUP_OPEN_BENEATH)
+        resolve |= RESOLVE_BENEATH;
+      fd = cleanup_openat2 (dirfd, path, flags, resolve);
+      if (fd != -ENOSYS)
+        return fd;
+      g_atomic_int_set (&have_openat2, 0);
+    }
+  return open_no_symlinks_fallback (dirfd, path, flags, scope);
+}

@@ -42,6 +42,24 @@ cleanup_fd_steal (CleanupFd *fd)
  * include O_CLOEXEC and must not include O_CREAT. */
 int cleanup_openat2 (int dirfd, const char *path, int flags, guint64 resolve);
 
+typedef enum {
+  CLEANUP_OPEN_ANYWHERE,   /* any path, across mounts */
+  CLEANUP_OPEN_SAME_MOUNT, /* relative, no "..", on dirfd's mount (RESOLVE_NO_XDEV) */
+  CLEANUP_OPEN_BENEATH,    /* the same, and RESOLVE_BENEATH as well */
+} CleanupOpenScope;
+
+/* Opens path (relative to dirfd, or absolute with CLEANUP_OPEN_ANYWHERE)
+ * without following any symlink: openat2(RESOLVE_NO_SYMLINKS plus what the
+ * scope asks for). Where openat2() is missing (old kernels, seccomp filters,
+ * valgrind) the same rules are applied one component at a time with
+ * openat(O_NOFOLLOW) and mount-id comparisons. A symlink on the way: -ELOOP;
+ * leaving dirfd or its mount when the scope forbids it: -EXDEV. */
+int cleanup_open_no_symlinks (int dirfd, const char *path, int flags, CleanupOpenScope scope);
+
+/* Tests only: use the openat() fallback even where openat2() exists, so both
+ * ways are exercised on every machine. Process-wide. */
+void cleanup_fs_set_openat2_enabled (gboolean enabled);
+
 typedef struct {
   guint64 dev;
   guint64 ino;

@@ -8,7 +8,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -28,11 +27,11 @@
 #define MAX_ATTEMPTS 8
 
 #define OPEN_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-/* Entries are single names straight from readdir() (never "." or ".."), so
+/* Entries are single names straight from readdir(), never "." or "..", so
  * they cannot leave their directory and RESOLVE_BENEATH would add nothing -
  * except a spurious EXDEV when the entry is renamed away mid-lookup, which
- * would then be misreported as a mount point. */
-#define OPEN_DIR_RESOLVE (RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV)
+ * would then be misreported as a mount point. So: no symlinks, same mount. */
+#define OPEN_DIR_SCOPE CLEANUP_OPEN_SAME_MOUNT
 
 typedef struct {
   char *name;          /* the entry's name in the parent frame's directory */
@@ -188,7 +187,7 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
         }
       else
         {
-          int fd = cleanup_openat2 (dfd, name, OPEN_DIR_FLAGS, OPEN_DIR_RESOLVE);
+          int fd = cleanup_open_no_symlinks (dfd, name, OPEN_DIR_FLAGS, OPEN_DIR_SCOPE);
           if (fd >= 0)
             return walk_push (w, fd, name, error);
           if (fd == -ENOENT)

@@ -20,7 +20,6 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -155,8 +154,8 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GE
 
   /* An absolute target ignores the dirfd; a relative one is resolved from
    * the directory holding the link, exactly as the kernel would. */
-  fd = cleanup_openat2 (target[0] == '/' ? root_fd : dir_fd, target, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                        RESOLVE_NO_SYMLINKS);
+  fd = cleanup_open_no_symlinks (target[0] == '/' ? root_fd : dir_fd, target, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                 CLEANUP_OPEN_ANYWHERE);
   if (fd >= 0)
     return fd;
 
@@ -350,8 +349,8 @@ cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_
     parent_fd = fcntl (locald_fd, F_DUPFD_CLOEXEC, 3);
   else
     {
-      parent_fd = cleanup_openat2 (locald_fd, where, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+      parent_fd = cleanup_open_no_symlinks (locald_fd, where, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                            CLEANUP_OPEN_BENEATH);
       if (parent_fd < 0)
         {
           int err = -parent_fd;

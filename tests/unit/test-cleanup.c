@@ -15,6 +15,7 @@
 
 #include "broker-error.h"
 #include "cleanup.h"
+#include "cleanup-fs.h"
 #include "test-privileged.h"
 
 #include <fcntl.h>
@@ -230,10 +231,14 @@ run_cleanup (const char *path, uid_t caller, guint64 *ret_removed, GError **erro
 
 /* ---- fixture ---- */
 
+/* data != NULL: run the case on the openat() fallback used where the
+ * kernel has no openat2(). */
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   char templ[] = "/tmp/locald-test-cleanup-XXXXXX";
+
+  cleanup_fs_set_openat2_enabled (data == NULL);
 
   g_assert_nonnull (mkdtemp (templ));
   g_assert_no_errno (chmod (templ, 0755));
@@ -281,6 +286,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_false (exists (f->tmp));
 
+  cleanup_fs_set_openat2_enabled (TRUE);
   g_free (f->link_src);
   g_free (f->sentinel);
   g_free (f->locald);
@@ -1007,7 +1013,7 @@ require_mount_ns (void)
 static void
 bind_mount (Fixture *f, const char *source, const char *target)
 {
-  g_assert_no_errno (mount (source, target, NULL, MS_BIND, NULL));
+  g_assert_no_errno (mount (source, target, "none", MS_BIND, NULL));
   g_ptr_array_add (f->mounts, g_strdup (target));
 }
 
@@ -1243,7 +1249,7 @@ enter_private_mount_namespace (void)
       g_printerr ("# unshare(CLONE_NEWNS): %s\n", g_strerror (errno));
       return;
     }
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+  if (mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
     {
       g_printerr ("# making / private: %s\n", g_strerror (errno));
       return;
@@ -1253,7 +1259,14 @@ enter_private_mount_namespace (void)
     g_printerr ("# no private tmpfs on /tmp (%s); using the real /tmp\n", g_strerror (errno));
 }
 
-#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(name, func)                                                                                 \
+  G_STMT_START                                                                                        \
+  {                                                                                                   \
+    g_test_add ("/cleanup/remove/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down);      \
+    g_test_add ("/cleanup/remove-without-openat2/" name, Fixture, GINT_TO_POINTER (1), fixture_set_up, \
+                func, fixture_tear_down);                                                             \
+  }                                                                                                   \
+  G_STMT_END
 
 int
 main (int argc, char **argv)
@@ -1263,20 +1276,20 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cleanup/validate/accepts", test_validate_accepts);
   g_test_add_func ("/cleanup/validate/rejects", test_validate_rejects);
-  ADD ("/cleanup/remove/hostile-paths-change-nothing", test_hostile_paths_change_nothing);
-  ADD ("/cleanup/remove/happy-path", test_happy_path);
-  ADD ("/cleanup/remove/not-owner", test_not_owner);
-  ADD ("/cleanup/remove/locald-not-a-directory", test_locald_not_a_directory);
-  ADD ("/cleanup/remove/symlink-inside-tree", test_symlink_inside_tree);
-  ADD ("/cleanup/remove/symlink-in-middle-refused", test_symlink_in_middle_refused);
-  ADD ("/cleanup/remove/prefix-user-symlink-refused", test_prefix_user_symlink_refused);
-  ADD ("/cleanup/remove/prefix-root-symlink-followed", test_prefix_root_symlink_followed);
-  ADD ("/cleanup/remove/race-symlink-swap", test_race_symlink_swap);
-  ADD ("/cleanup/remove/race-reopen-parent", test_race_reopen_parent);
-  ADD ("/cleanup/remove/bind-mount-not-crossed", test_bind_mount_not_crossed);
-  ADD ("/cleanup/remove/many-entries", test_many_entries);
-  ADD ("/cleanup/remove/deep-tree", test_deep_tree);
-  ADD ("/cleanup/remove/missing", test_missing);
+  ADD ("hostile-paths-change-nothing", test_hostile_paths_change_nothing);
+  ADD ("happy-path", test_happy_path);
+  ADD ("not-owner", test_not_owner);
+  ADD ("locald-not-a-directory", test_locald_not_a_directory);
+  ADD ("symlink-inside-tree", test_symlink_inside_tree);
+  ADD ("symlink-in-middle-refused", test_symlink_in_middle_refused);
+  ADD ("prefix-user-symlink-refused", test_prefix_user_symlink_refused);
+  ADD ("prefix-root-symlink-followed", test_prefix_root_symlink_followed);
+  ADD ("race-symlink-swap", test_race_symlink_swap);
+  ADD ("race-reopen-parent", test_race_reopen_parent);
+  ADD ("bind-mount-not-crossed", test_bind_mount_not_crossed);
+  ADD ("many-entries", test_many_entries);
+  ADD ("deep-tree", test_deep_tree);
+  ADD ("missing", test_missing);
 
   return g_test_run ();
 }
