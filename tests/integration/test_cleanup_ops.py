@@ -8,6 +8,7 @@ directories for symlinks), not a mounted file system."""
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,9 +49,11 @@ def snapshot(top):
                 out[rel] = ("link", os.readlink(p))
             elif os.path.isdir(p):
                 out[rel] = ("dir", os.lstat(p).st_uid)
-            else:
+            elif stat.S_ISREG(os.lstat(p).st_mode):
                 with open(p, "rb") as f:
                     out[rel] = ("file", os.lstat(p).st_uid, f.read())
+            else:
+                out[rel] = ("other", os.lstat(p).st_mode, os.lstat(p).st_uid)
     return out
 
 
