@@ -106,10 +106,19 @@ class Alice(unittest.TestCase):
         self.assertEqual(k.stdout.strip(), "0")
         bad = localdctl(bt.ALICE, "kill", "../escape")
         self.assertEqual(bad.returncode, 1, bad.stderr)
+        # A small tree of alice's beneath her .locald: two dirs and a file.
         home = bt.home_of(bt.ALICE)
-        c = localdctl(bt.ALICE, "--json", "cleanup", os.path.join(home, ".locald", "nothing-here"))
+        tree = os.path.join(home, ".locald", "junk")
+        os.makedirs(os.path.join(tree, "sub"), exist_ok=True)
+        with open(os.path.join(tree, "sub", "f"), "w") as f:
+            f.write("x")
+        pw = pwd.getpwnam(bt.ALICE)
+        for p in (os.path.join(home, ".locald"), tree, os.path.join(tree, "sub"), os.path.join(tree, "sub", "f")):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        c = localdctl(bt.ALICE, "--json", "cleanup", tree)
         self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
-        self.assertEqual(json.loads(c.stdout), {"removed": 0})
+        self.assertGreaterEqual(json.loads(c.stdout)["removed"], 2)
+        self.assertFalse(os.path.exists(tree))
         unsafe = localdctl(bt.ALICE, "cleanup", "/etc")
         self.assertEqual(unsafe.returncode, 1, unsafe.stderr)
 
