@@ -61,8 +61,9 @@ once_kill_missing (Bench *b, GError **error)
   /* Anything else means the bench hit a real cgroup: stop measuring. */
   if (killed != 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "KillCgroup %s killed %u process(es); expected a missing cgroup",
-                   b->kill_cgroup, (unsigned) killed);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "KillCgroup %s killed %u process(es); expected a missing cgroup", b->kill_cgroup,
+                   (unsigned)killed);
       return FALSE;
     }
   return TRUE;
@@ -73,12 +74,12 @@ once_exec (char **argv, const char *expect, GError **error)
 {
   g_autofree char *out = NULL;
 
-  if (!bench_exec ((const char *const *) argv, &out, error))
+  if (!bench_exec ((const char *const *)argv, &out, error))
     return FALSE;
   if (expect && !g_str_equal (out, expect))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s printed \"%s\", expected \"%s\"", argv[0], out,
-                   expect);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s printed \"%s\", expected \"%s\"", argv[0],
+                   out, expect);
       return FALSE;
     }
   return TRUE;
@@ -137,7 +138,8 @@ stop_broker (Bench *b, GError **error)
   if (write (b->stop_request_fd, "stop\n", 5) != 5)
     {
       int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot ask for a broker stop: %s", g_strerror (e));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot ask for a broker stop: %s",
+                   g_strerror (e));
       return FALSE;
     }
   while (have < sizeof reply - 1 && (have == 0 || reply[have - 1] != '\n'))
@@ -163,7 +165,7 @@ stop_broker (Bench *b, GError **error)
 static gboolean
 measure_cold (Bench *b, const BenchOnce *onces, BenchRow **rows, guint n_rows, guint samples, GError **error)
 {
-  g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
   g_autoptr (GArray) wall = g_array_new (FALSE, TRUE, sizeof (gint64));
 
   g_array_set_size (wall, n_rows);
@@ -202,8 +204,8 @@ connect_bus (const char *address, GError **error)
   if (!address)
     return g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
   return g_dbus_connection_new_for_address_sync (
-      address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL,
-      NULL, error);
+      address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, error);
 }
 
 /* The helper is given the broker's own cgroup root, so both look in the same
@@ -237,11 +239,11 @@ parse_fd_pair (const char *text, int *ret_a, int *ret_b)
   g_auto (GStrv) parts = g_strsplit (text, ",", 3);
   guint64 a, b;
 
-  if (g_strv_length (parts) != 2 || !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXINT, &a, NULL) ||
-      !g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXINT, &b, NULL))
+  if (g_strv_length (parts) != 2 || !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXINT, &a, NULL)
+      || !g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXINT, &b, NULL))
     return FALSE;
-  *ret_a = (int) a;
-  *ret_b = (int) b;
+  *ret_a = (int)a;
+  *ret_b = (int)b;
   return TRUE;
 }
 
@@ -270,8 +272,8 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) octx = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GDBusConnection) conn = NULL;
-  g_autoptr (GPtrArray) warm_rows = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_row_free);
-  g_autoptr (GPtrArray) cold_rows = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_row_free);
+  g_autoptr (GPtrArray) warm_rows = g_ptr_array_new_with_free_func ((GDestroyNotify)bench_row_free);
+  g_autoptr (GPtrArray) cold_rows = g_ptr_array_new_with_free_func ((GDestroyNotify)bench_row_free);
   g_autoptr (GPtrArray) meta_list = g_ptr_array_new ();
   g_autofree char *text = NULL, *json = NULL;
   BenchResults results = { 0 };
@@ -279,14 +281,19 @@ main (int argc, char **argv)
   guint32 pid_before, pid_after;
 
   const GOptionEntry entries[] = {
-    { "address", 'a', 0, G_OPTION_ARG_STRING, &address, "Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)", "ADDR" },
+    { "address", 'a', 0, G_OPTION_ARG_STRING, &address,
+      "Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)", "ADDR" },
     { "calls", 'n', 0, G_OPTION_ARG_INT, &calls, "Timed calls per warm row (default 2000)", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "Untimed calls before each warm row (default 50)", "N" },
     { "cold", 0, 0, G_OPTION_ARG_INT, &cold, "Samples per cold row (default 20; needs --stop-fds)", "N" },
-    { "stop-fds", 0, 0, G_OPTION_ARG_STRING, &stop_fds, "Ask for a broker stop on fd W, wait for \"ok\" on fd R", "W,R" },
-    { "setuid-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper, "The setuid-root helper to exec for comparison", "PATH" },
-    { "sudo", 0, 0, G_OPTION_ARG_NONE, &want_sudo, "Also time 'sudo -n true' (skipped when sudo is missing or refuses)", NULL },
-    { "kill-cgroup", 0, 0, G_OPTION_ARG_STRING, &kill_cgroup, "Missing cgroup for KillCgroup (default bench/none)", "CGROUP" },
+    { "stop-fds", 0, 0, G_OPTION_ARG_STRING, &stop_fds,
+      "Ask for a broker stop on fd W, wait for \"ok\" on fd R", "W,R" },
+    { "setuid-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper, "The setuid-root helper to exec for comparison",
+      "PATH" },
+    { "sudo", 0, 0, G_OPTION_ARG_NONE, &want_sudo,
+      "Also time 'sudo -n true' (skipped when sudo is missing or refuses)", NULL },
+    { "kill-cgroup", 0, 0, G_OPTION_ARG_STRING, &kill_cgroup,
+      "Missing cgroup for KillCgroup (default bench/none)", "CGROUP" },
     { "meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta, "Recorded in the results as is", "KEY=VALUE" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path, "Write the figures as JSON to FILE", "FILE" },
     { "text", 0, 0, G_OPTION_ARG_FILENAME, &text_path, "Write the table to FILE", "FILE" },
@@ -406,7 +413,8 @@ main (int argc, char **argv)
 
   /* The exec rows: what a client of a setuid helper pays per operation. */
   {
-    BenchRow *row = bench_row_new ("setuid-exec", "exec setuid-root helper (same lookup, 0 killed)", "nothing");
+    BenchRow *row
+        = bench_row_new ("setuid-exec", "exec setuid-root helper (same lookup, 0 killed)", "nothing");
 
     g_ptr_array_add (warm_rows, row);
     if (!helper)
@@ -417,7 +425,7 @@ main (int argc, char **argv)
       {
         b.helper_argv[0] = helper;
         b.helper_argv[1] = cgroup_root;
-        b.helper_argv[2] = (char *) b.kill_cgroup;
+        b.helper_argv[2] = (char *)b.kill_cgroup;
         if (!measure_warm (&b, once_setuid_helper, warmup, calls, row, &error))
           fail (row->label, error);
       }
@@ -433,8 +441,8 @@ main (int argc, char **argv)
     else
       {
         b.sudo_argv[0] = sudo;
-        b.sudo_argv[1] = (char *) "-n";
-        b.sudo_argv[2] = (char *) "true";
+        b.sudo_argv[1] = (char *)"-n";
+        b.sudo_argv[2] = (char *)"true";
         /* One try decides: sudo refusing is a setup matter, not a figure. */
         if (!once_sudo (&b, &error))
           {

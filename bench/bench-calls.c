@@ -25,7 +25,8 @@ bench_broker_call (GDBusConnection *conn,
 gboolean
 bench_ping (GDBusConnection *conn, GError **error)
 {
-  g_autoptr (GVariant) reply = bench_broker_call (conn, "org.freedesktop.DBus.Peer", "Ping", NULL, "()", error);
+  g_autoptr (GVariant) reply
+      = bench_broker_call (conn, "org.freedesktop.DBus.Peer", "Ping", NULL, "()", error);
 
   return reply != NULL;
 }
@@ -70,7 +71,8 @@ bench_kill_cgroup (GDBusConnection *conn, const char *cgroup, guint32 *ret_kille
 {
   g_autoptr (GVariant) reply = NULL;
 
-  reply = bench_broker_call (conn, BENCH_BROKER_IFACE, "KillCgroup", g_variant_new ("(s)", cgroup), "(u)", error);
+  reply = bench_broker_call (conn, BENCH_BROKER_IFACE, "KillCgroup", g_variant_new ("(s)", cgroup), "(u)",
+                             error);
   if (!reply)
     return FALSE;
   if (ret_killed)
@@ -99,10 +101,10 @@ bench_broker_pid (GDBusConnection *conn, GError **error)
 
   g_return_val_if_fail (G_IS_DBUS_CONNECTION (conn), 0);
 
-  reply = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetConnectionUnixProcessID", g_variant_new ("(s)", BENCH_BROKER_NAME),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, BENCH_CALL_TIMEOUT_MS, NULL,
-                                       error);
+  reply = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetConnectionUnixProcessID",
+                                       g_variant_new ("(s)", BENCH_BROKER_NAME), G_VARIANT_TYPE ("(u)"),
+                                       G_DBUS_CALL_FLAGS_NONE, BENCH_CALL_TIMEOUT_MS, NULL, error);
   if (reply)
     g_variant_get (reply, "(u)", &pid);
   return pid;

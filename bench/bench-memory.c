@@ -22,7 +22,7 @@ bench_memory_read (guint32 pid, BenchMemory *ret, GError **error)
     { "VmHWM:", G_STRUCT_OFFSET (BenchMemory, vm_hwm_kb) },
     { "Threads:", G_STRUCT_OFFSET (BenchMemory, threads) },
   };
-  g_autofree char *path = g_strdup_printf ("/proc/%u/status", (unsigned) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%u/status", (unsigned)pid);
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
 
@@ -36,7 +36,8 @@ bench_memory_read (guint32 pid, BenchMemory *ret, GError **error)
   for (char **l = lines; *l; l++)
     for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
       if (g_str_has_prefix (*l, fields[i].key))
-        G_STRUCT_MEMBER (guint64, ret, fields[i].offset) = g_ascii_strtoull (*l + strlen (fields[i].key), NULL, 10);
+        G_STRUCT_MEMBER (guint64, ret, fields[i].offset)
+            = g_ascii_strtoull (*l + strlen (fields[i].key), NULL, 10);
 
   if (ret->vm_rss_kb == 0)
     {

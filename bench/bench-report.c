@@ -27,11 +27,13 @@ bench_row_free (BenchRow *row)
 
 /* ---------------------------------------------------------------- text */
 
+/* with_rate: calls/s means something only for back-to-back calls; for cold
+ * samples, each after a broker stop, it would describe the stops. */
 static void
-append_rows (GString *out, const GPtrArray *rows)
+append_rows (GString *out, const GPtrArray *rows, gboolean with_rate)
 {
-  g_string_append_printf (out, "  %-50s %-11s %8s %8s %8s %8s %9s\n", "path", "checked by", "median", "p90", "p99",
-                          "mean", "calls/s");
+  g_string_append_printf (out, "  %-50s %-11s %8s %8s %8s %8s %9s\n", "path", "checked by", "median", "p90",
+                          "p99", "mean", "calls/s");
   for (guint i = 0; i < rows->len; i++)
     {
       const BenchRow *row = rows->pdata[i];
@@ -40,18 +42,22 @@ append_rows (GString *out, const GPtrArray *rows)
       g_string_append_printf (out, "  %-50s %-11s ", row->label, row->checked_by);
       if (row->skipped)
         g_string_append_printf (out, "skipped: %s\n", row->skipped);
-      else
+      else if (with_rate)
         g_string_append_printf (out, "%8.3f %8.3f %8.3f %8.3f %9.0f\n", s->median_ms, s->p90_ms, s->p99_ms,
                                 s->mean_ms, s->calls_per_s);
+      else
+        g_string_append_printf (out, "%8.3f %8.3f %8.3f %8.3f %9s\n", s->median_ms, s->p90_ms, s->p99_ms,
+                                s->mean_ms, "-");
     }
 }
 
 static void
 append_memory (GString *out, const char *what, const BenchMemory *m)
 {
-  g_string_append_printf (out, "  %-34s %7u %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
-                               " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT "\n",
-                          what, (unsigned) m->pid, m->vm_rss_kb, m->rss_anon_kb, m->rss_file_kb, m->vm_hwm_kb,
+  g_string_append_printf (out,
+                          "  %-34s %7u %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
+                          " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT "\n",
+                          what, (unsigned)m->pid, m->vm_rss_kb, m->rss_anon_kb, m->rss_file_kb, m->vm_hwm_kb,
                           m->threads);
 }
 
@@ -68,23 +74,26 @@ bench_report_text (const BenchResults *r)
       g_string_append_printf (out, " %s: %s%s", kv[0], kv[1] ? kv[1] : "", i + 1 < r->meta->len ? ";" : "");
     }
 
-  g_string_append_printf (out, "\n\nWarm: one client, sequential calls to a running broker, %u per row "
-                               "(latency in ms)\n",
+  g_string_append_printf (out,
+                          "\n\nWarm: one client, sequential calls to a running broker, %u per row "
+                          "(latency in ms)\n",
                           r->warm_calls);
-  append_rows (out, r->warm);
+  append_rows (out, r->warm, TRUE);
 
   if (r->cold->len > 0)
     {
       const BenchRow *first = r->cold->pdata[0];
-      g_string_append_printf (out, "\nCold: broker stopped before each sample, time from call to reply, %u samples "
-                                   "per row (ms)\n",
-                              first->summary.n);
-      append_rows (out, r->cold);
+      g_string_append_printf (
+          out,
+          "\nCold: broker stopped before each sample, time from call to reply, %u samples "
+          "per row (ms)\n",
+          first->summary.n);
+      append_rows (out, r->cold, FALSE);
     }
 
   g_string_append (out, "\nBroker memory at idle (/proc/PID/status, kB)\n");
-  g_string_append_printf (out, "  %-34s %7s %8s %8s %8s %8s %7s\n", "", "pid", "VmRSS", "RssAnon", "RssFile", "VmHWM",
-                          "threads");
+  g_string_append_printf (out, "  %-34s %7s %8s %8s %8s %8s %7s\n", "", "pid", "VmRSS", "RssAnon", "RssFile",
+                          "VmHWM", "threads");
   if (r->have_memory_fresh)
     append_memory (out, "just activated", &r->memory_fresh);
   if (r->have_memory_after)
@@ -92,7 +101,8 @@ bench_report_text (const BenchResults *r)
       g_autofree char *what = g_strdup_printf ("after %u warm calls", r->warm_calls_total);
       append_memory (out, what, &r->memory_after);
     }
-  g_string_append_printf (out, "  one broker process served every warm call: %s\n", r->broker_reused ? "yes" : "no");
+  g_string_append_printf (out, "  one broker process served every warm call: %s\n",
+                          r->broker_reused ? "yes" : "no");
 
   return g_string_free (out, FALSE);
 }
@@ -100,7 +110,7 @@ bench_report_text (const BenchResults *r)
 /* ---------------------------------------------------------------- json */
 
 static void
-add_rows (JsonBuilder *b, const char *name, const GPtrArray *rows)
+add_rows (JsonBuilder *b, const char *name, const GPtrArray *rows, gboolean with_rate)
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
@@ -128,18 +138,18 @@ add_rows (JsonBuilder *b, const char *name, const GPtrArray *rows)
             const char *key;
             double value;
           } figures[] = {
-            { "median_ms", s->median_ms }, { "p90_ms", s->p90_ms }, { "p99_ms", s->p99_ms },
-            { "mean_ms", s->mean_ms },     { "min_ms", s->min_ms }, { "max_ms", s->max_ms },
+            { "median_ms", s->median_ms },     { "p90_ms", s->p90_ms }, { "p99_ms", s->p99_ms },
+            { "mean_ms", s->mean_ms },         { "min_ms", s->min_ms }, { "max_ms", s->max_ms },
             { "calls_per_s", s->calls_per_s },
           };
 
           json_builder_set_member_name (b, "samples");
           json_builder_add_int_value (b, s->n);
-          for (gsize f = 0; f < G_N_ELEMENTS (figures); f++)
+          for (gsize f = 0; f < G_N_ELEMENTS (figures) - (with_rate ? 0 : 1); f++)
             {
               json_builder_set_member_name (b, figures[f].key);
               /* Microsecond precision is all the clock and the reader need. */
-              json_builder_add_double_value (b, (gint64) (figures[f].value * 1000 + 0.5) / 1000.0);
+              json_builder_add_double_value (b, (gint64)(figures[f].value * 1000 + 0.5) / 1000.0);
             }
         }
       json_builder_end_object (b);
@@ -155,15 +165,15 @@ add_memory (JsonBuilder *b, const char *name, const BenchMemory *m)
   json_builder_set_member_name (b, "pid");
   json_builder_add_int_value (b, m->pid);
   json_builder_set_member_name (b, "VmRSS_kB");
-  json_builder_add_int_value (b, (gint64) m->vm_rss_kb);
+  json_builder_add_int_value (b, (gint64)m->vm_rss_kb);
   json_builder_set_member_name (b, "RssAnon_kB");
-  json_builder_add_int_value (b, (gint64) m->rss_anon_kb);
+  json_builder_add_int_value (b, (gint64)m->rss_anon_kb);
   json_builder_set_member_name (b, "RssFile_kB");
-  json_builder_add_int_value (b, (gint64) m->rss_file_kb);
+  json_builder_add_int_value (b, (gint64)m->rss_file_kb);
   json_builder_set_member_name (b, "VmHWM_kB");
-  json_builder_add_int_value (b, (gint64) m->vm_hwm_kb);
+  json_builder_add_int_value (b, (gint64)m->vm_hwm_kb);
   json_builder_set_member_name (b, "Threads");
-  json_builder_add_int_value (b, (gint64) m->threads);
+  json_builder_add_int_value (b, (gint64)m->threads);
   json_builder_end_object (b);
 }
 
@@ -191,8 +201,8 @@ bench_report_json (const BenchResults *r)
   json_builder_end_object (b);
   json_builder_set_member_name (b, "warm_calls");
   json_builder_add_int_value (b, r->warm_calls);
-  add_rows (b, "warm", r->warm);
-  add_rows (b, "cold", r->cold);
+  add_rows (b, "warm", r->warm, TRUE);
+  add_rows (b, "cold", r->cold, FALSE);
   json_builder_set_member_name (b, "memory");
   json_builder_begin_object (b);
   if (r->have_memory_fresh)

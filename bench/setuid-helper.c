@@ -43,9 +43,10 @@ unescape_octal (char *s)
 
   for (const char *r = s; *r; w++)
     {
-      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7')
+      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
+          && r[3] <= '7')
         {
-          *w = (char) (((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+          *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
           r += 4;
         }
       else
@@ -139,12 +140,12 @@ main (int argc, char **argv)
     }
 
   /* The real uid is the caller: its subtree is the only one it may name. */
-  if (asprintf (&rel, "%s/user-%u/%s", argv[1], (unsigned) getuid (), argv[2]) < 0)
+  if (asprintf (&rel, "%s/user-%u/%s", argv[1], (unsigned)getuid (), argv[2]) < 0)
     return EXIT_FAILURE;
   if (fstatat (mount_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
     {
-      fprintf (stderr, "%s: %s/%s exists; this bench helper only handles a missing cgroup\n", argv[0], mount_point,
-               rel);
+      fprintf (stderr, "%s: %s/%s exists; this bench helper only handles a missing cgroup\n", argv[0],
+               mount_point, rel);
       return EXIT_EXISTS;
     }
   if (errno != ENOENT)
