@@ -74,8 +74,12 @@ localdctl_agent_start (GError **error)
   /* The agent talks to the user on the terminal we share. */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   g_subprocess_launcher_take_fd (launcher, fds[1], AGENT_NOTIFY_FD);
+  /* Registered for this one process, so it cannot displace a session's own
+   * agent; --fallback is left out on purpose: polkitd does not use a
+   * fallback agent for a subject outside any logind session (headless hosts,
+   * containers), which is exactly where a textual agent is needed. */
   process = g_subprocess_launcher_spawn (launcher, error, LOCALDCTL_PKTTYAGENT,
-                                         "--process", pid, "--notify-fd", notify, "--fallback", NULL);
+                                         "--process", pid, "--notify-fd", notify, NULL);
   /* Our copy of the write end must go, or we would never see the close. */
   g_clear_object (&launcher);
   if (process == NULL)
