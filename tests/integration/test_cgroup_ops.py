@@ -7,7 +7,7 @@ nothing behind, and callers who try to reach beyond their own subtree."""
 import os
 import pwd
 import subprocess
-import threading
+import sys
 import time
 import unittest
 
@@ -381,42 +381,56 @@ class KillBusy(unittest.TestCase):
         r = subprocess.run(["runuser", "-u", bt.ALICE, "--", "mkdir", self.busy],
                            capture_output=True, text=True, timeout=bt.NO_HANG)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.stop = threading.Event()
-        self.spawned = []
-        self.moved = 0
+        self.refillers = []
 
     def tearDown(self):
-        self.stop.set()
-        if getattr(self, "thread", None):
-            self.thread.join(10)
-        reap(self.spawned)
+        self.stop_refill()
         bt.remove_cgroup_root()
 
-    def refill(self):
-        """Keeps a pool of fresh sleeps and moves them into busy/ one by one."""
-        pool = []
-        while not self.stop.is_set():
-            while len(pool) < 8:
-                p = subprocess.Popen(["sleep", "300"])
-                self.spawned.append(p)
-                pool.append(p)
-            p = pool.pop(0)
-            try:
-                move(p.pid, self.busy)
-                self.moved += 1
-            except OSError:
-                pass
-            # Reap what the broker killed so the pid table does not fill up.
-            self.spawned = [q for q in self.spawned if q.poll() is None]
-            time.sleep(0.002)
+    # A root process that forks as fast as it can and moves every child into
+    # busy/ at once; the children wait for EOF on a pipe only the refiller
+    # holds open, so none outlives it.
+    REFILL = r"""
+import os, signal, sys
+busy = sys.argv[1]
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+r, w = os.pipe()
+fd = os.open(os.path.join(busy, "cgroup.procs"), os.O_WRONLY)
+os.write(1, b"ready\n")
+while True:
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    try:
+        os.write(fd, str(pid).encode())
+    except OSError:
+        pass
+"""
+
+    def start_refill(self, n=2):
+        for _ in range(n):
+            p = subprocess.Popen([sys.executable, "-c", self.REFILL, self.busy],
+                                 stdout=subprocess.PIPE)
+            self.refillers.append(p)
+            self.assertEqual(p.stdout.readline(), b"ready\n")
+
+    def stop_refill(self):
+        for p in self.refillers:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        self.refillers = []
 
     def test_refilled_cgroup_is_busy(self):
-        self.thread = threading.Thread(target=self.refill, daemon=True)
-        self.thread.start()
-        bt.wait_until(lambda: self.moved >= 5, what="the refill loop")
+        self.start_refill()
+        bt.wait_until(lambda: len(procs_of(self.busy)) >= 20, what="the refill loop")
         t0 = time.monotonic()
         r = bt.call(bt.ALICE, "KillCgroup", "busy", timeout=30)
         elapsed = time.monotonic() - t0
+        refilled = all(p.poll() is None for p in self.refillers)
+        self.assertTrue(refilled, "a refill process died")
         self.assertFalse(r.ok, "KillCgroup succeeded on a cgroup refilled in a loop: %r" % (r,))
         self.assertEqual(r.error, E_BUSY, r)
         self.assertTrue(r.message)
@@ -428,8 +442,7 @@ class KillBusy(unittest.TestCase):
             with open(frozen) as f:
                 self.assertEqual(f.read().strip(), "0", "Busy left the cgroup frozen")
         # Once the refilling stops, the same call succeeds.
-        self.stop.set()
-        self.thread.join(10)
+        self.stop_refill()
         r = bt.call(bt.ALICE, "KillCgroup", "busy")
         self.assertTrue(r.ok, r)
         self.assertFalse(os.path.exists(self.busy))
