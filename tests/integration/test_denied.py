@@ -96,6 +96,23 @@ class Denied(unittest.TestCase):
         self.assertFalse(os.path.exists(target))
         self.assertTrue(os.path.isdir(os.path.dirname(target)), ".locald itself was removed")
 
+    def test_rule_added_at_runtime_takes_effect(self):
+        # The broker asks polkit on every call; it caches no answer.
+        self.assertTrue(bt.call(bt.CAROL, "SelfCheck").ok)
+        bt.add_rule("60-deny-carol", """
+polkit.addRule(function(action, subject) {
+    if (action.id == "dev.locald.broker.self-check" && subject.user == "ldt-carol")
+        return polkit.Result.NO;
+});
+""")
+        try:
+            self.assert_denied(bt.call(bt.CAROL, "SelfCheck"))
+            self.assertTrue(bt.call(bt.ALICE, "SelfCheck").ok)
+        finally:
+            bt.remove_rule("60-deny-carol")
+        r = bt.call(bt.CAROL, "SelfCheck")
+        self.assertTrue(r.ok, r)
+
 
 class InvalidInput(unittest.TestCase):
     def assert_invalid(self, r):
