@@ -27,7 +27,8 @@ dist_check_SCRIPTS += \
 
 EXTRA_DIST += \
 	tests/integration/brokertest.py \
-	tests/integration/brokercall.py
+	tests/integration/brokercall.py \
+	tests/sandbox/README.md
 
 if ENABLE_INTEGRATION_TESTS
 TESTS += $(integration_tests)
