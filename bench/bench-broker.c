@@ -70,6 +70,12 @@ once_kill_missing (Bench *b, GError **error)
 }
 
 static gboolean
+once_polkit_check (Bench *b, GError **error)
+{
+  return bench_polkit_check (b->conn, "dev.locald.broker.kill-cgroup", error);
+}
+
+static gboolean
 once_exec (char **argv, const char *expect, GError **error)
 {
   g_autofree char *out = NULL;
@@ -385,6 +391,8 @@ main (int argc, char **argv)
       { "get-api-version", "Properties.Get ApiVersion (no polkit)", "bus policy", once_get_api_version },
       { "self-check", "SelfCheck (polkit + privilege probes)", "polkit", once_self_check },
       { "kill-missing", "KillCgroup on a missing cgroup (0 killed)", "polkit", once_kill_missing },
+      /* Not a broker call: the share of the two rows above that is polkit. */
+      { "polkit-check", "polkit CheckAuthorization alone (kill-cgroup)", "polkit", once_polkit_check },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -109,3 +109,33 @@ bench_broker_pid (GDBusConnection *conn, GError **error)
     g_variant_get (reply, "(u)", &pid);
   return pid;
 }
+
+gboolean
+bench_polkit_check (GDBusConnection *conn, const char *action_id, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+  GVariantBuilder subject_details;
+  gboolean authorized = FALSE;
+
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (conn), FALSE);
+
+  g_variant_builder_init (&subject_details, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&subject_details, "{sv}", "name",
+                         g_variant_new_string (g_dbus_connection_get_unique_name (conn)));
+  reply = g_dbus_connection_call_sync (
+      conn, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+      g_variant_new ("((sa{sv})s@a{ss}us)", "system-bus-name", &subject_details, action_id,
+                     g_variant_new_array (G_VARIANT_TYPE ("{ss}"), NULL, 0), 0, ""),
+      G_VARIANT_TYPE ("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, BENCH_CALL_TIMEOUT_MS, NULL, error);
+  if (!reply)
+    return FALSE;
+  g_variant_get (reply, "((bb@a{ss}))", &authorized, NULL, NULL);
+  if (!authorized)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "polkit does not authorize %s for this client", action_id);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -27,3 +27,8 @@ gboolean bench_setup_cgroup_root (GDBusConnection *conn, char **ret_cgroup, GErr
 /* pid of the process owning the broker's name, from the bus (never started
  * by this call); 0 with error set when nobody owns it. */
 guint32 bench_broker_pid (GDBusConnection *conn, GError **error);
+
+/* polkit's own CheckAuthorization for action with this connection as the
+ * subject (system-bus-name), no interaction: the authorization part of a
+ * broker call, measured without the broker. */
+gboolean bench_polkit_check (GDBusConnection *conn, const char *action_id, GError **error);
