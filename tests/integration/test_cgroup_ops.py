@@ -218,7 +218,13 @@ class Kill(unittest.TestCase):
                    # root-owned, placed in alice's cgroup by root
                    self.spawn("root", db), self.spawn("root", deep)]
         # A process with children of its own: both are counted and killed.
-        forker = self.spawn(bt.ALICE, web, ("sh", "-c", "sleep 300 & sleep 300 & wait"))
+        # It forks only once it is in web/, so the children start there too.
+        forker = as_user(bt.ALICE, ["sh", "-c", "read go; sleep 300 & sleep 300 & wait"],
+                         stdin=subprocess.PIPE)
+        self.procs.append(forker)
+        move(forker.pid, web)
+        forker.stdin.write(b"go\n")
+        forker.stdin.flush()
         bt.wait_until(lambda: len(procs_of(web)) == 5, what="the forker's children")
         children = procs_of(web) - {p.pid for p in victims} - {forker.pid}
         self.assertEqual(len(children), 2)
