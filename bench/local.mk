@@ -25,6 +25,8 @@ bench_setuid_helper_SOURCES = bench/setuid-helper.c
 
 EXTRA_DIST += \
 	bench/README.md \
+	bench/results/latest.json \
+	bench/results/latest.txt \
 	bench/run
 
 # "bench" is also a directory of the build tree, hence phony.
