@@ -109,6 +109,11 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
                              check->action_id);
 }
 
+/* The daemon keeps the authority for its whole life: one connection to
+ * polkitd, reused by every check, and alive while any check is pending
+ * (polkit-gobject's cancellation path needs it). */
+static PolkitAuthority *the_authority;
+
 static void
 on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -117,6 +122,8 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) local_error = NULL;
   g_autoptr (PolkitAuthority) authority = polkit_authority_get_finish (res, &local_error);
 
+  if (authority != NULL && the_authority == NULL)
+    the_authority = g_object_ref (authority);
   if (authority == NULL)
     {
       g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
@@ -170,7 +177,7 @@ broker_authz_check_async (const char *sender,
     }
   g_task_set_task_data (task, check, (GDestroyNotify) authz_check_free);
 
-  /* polkit-gobject keeps one authority per process; the first call connects. */
+  /* The first check connects; later ones reuse the_authority at once. */
   polkit_authority_get_async (check->check_cancellable, on_authority_ready, g_steal_pointer (&task));
 }
 

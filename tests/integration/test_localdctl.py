@@ -9,6 +9,7 @@ import os
 import pty
 import pwd
 import select
+import termios
 import subprocess
 import time
 import unittest
@@ -35,6 +36,14 @@ def localdctl(user, *args):
                           group=pw.pw_gid, extra_groups=os.getgrouplist(user, pw.pw_gid),
                           cwd=pw.pw_dir, stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=bt.NO_HANG)
+
+
+def echo_on(fd):
+    """Whether the terminal behind the pty master still echoes input."""
+    try:
+        return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+    except termios.error:
+        return True
 
 
 def localdctl_in_pty(user, password, *args):
@@ -65,7 +74,9 @@ def localdctl_in_pty(user, password, *args):
                 break
             seen += chunk
         # Answer every prompt: an agent may ask again after a wrong password.
-        if seen.count(b"assword:") > typed and typed < 3:
+        # Type only once the agent has turned echo off: it flushes pending
+        # input when it does, and a password typed earlier would be lost.
+        if seen.count(b"assword:") > typed and typed < 3 and not echo_on(fd):
             os.write(fd, password.encode() + b"\n")
             typed += 1
         done, status = os.waitpid(pid, os.WNOHANG)
