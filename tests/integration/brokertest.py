@@ -628,7 +628,9 @@ def main():
         suite = loader.loadTestsFromNames(names, main_mod)
     else:
         suite = loader.loadTestsFromModule(main_mod)
-    print("1..%d" % suite.countTestCases())
+    # One extra result per file: the broker never logged a GLib warning or
+    # critical (a critical in a root daemon is a bug even when calls work).
+    print("1..%d" % (suite.countTestCases() + 1))
     sys.stdout.flush()
     result = _TapResult()
     try:
@@ -638,6 +640,22 @@ def main():
     if result.n < suite.countTestCases():
         print("# only %d of %d tests reported" % (result.n, suite.countTestCases()))
         sys.exit(1)
+    _report_broker_log_clean(result)
     sys.exit(1 if result.any_failed else 0)
+
+
+def _report_broker_log_clean(result):
+    bad = [line for line in broker_log().splitlines()
+           if "-CRITICAL **" in line or "-WARNING **" in line or "** (locald-brokerd" in line
+           or "AddressSanitizer" in line or "runtime error:" in line]
+    result.n += 1
+    if bad:
+        result.any_failed = True
+        print("not ok %d - broker logged no warnings or criticals" % result.n)
+        for line in bad[:20]:
+            print("#   " + line)
+    else:
+        print("ok %d - broker logged no warnings or criticals" % result.n)
+    sys.stdout.flush()
 
 
