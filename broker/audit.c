@@ -4,9 +4,14 @@
 #include "audit.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
+
+/* Caller-supplied arguments can be up to the bus's message size; the audit
+ * trail keeps the start and the length, not megabytes per line. */
+#define AUDIT_ARGUMENT_MAX 1024
 
 /* MESSAGE_ID of every audit entry: `journalctl MESSAGE_ID=...` lists them all. */
 #define BROKER_AUDIT_MESSAGE_ID "MESSAGE_ID=8c4f6c3e2d6b4a1f9b7e0a5d3c2b1e4f"
@@ -55,6 +60,17 @@ broker_audit (const char *method,
   const char *result_text = broker_audit_result_to_string (result);
   g_autofree char *uid_text = uid == (uid_t) -1 ? g_strdup ("unknown") : g_strdup_printf ("%u", (unsigned) uid);
   int priority = result == BROKER_AUDIT_OK ? LOG_INFO : LOG_NOTICE;
+
+  g_autofree char *shown_argument = NULL;
+  if (argument != NULL && strlen (argument) > AUDIT_ARGUMENT_MAX)
+    {
+      const char *end = argument + AUDIT_ARGUMENT_MAX;
+      /* Cut on a character boundary: the journal wants valid UTF-8. */
+      while (end > argument && ((guchar) *end & 0xC0) == 0x80)
+        end--;
+      shown_argument = g_strdup_printf ("%.*s... (%zu bytes)", (int) (end - argument), argument, strlen (argument));
+      argument = shown_argument;
+    }
 
   /* Caller-controlled text is escaped so it cannot inject lines or fields. */
   g_autofree char *arg_escaped = g_strescape (argument ? argument : "", NULL);
