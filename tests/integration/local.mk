@@ -14,7 +14,8 @@ integration_core_tests = \
 	tests/integration/test_denied.py \
 	tests/integration/test_interactive.py \
 	tests/integration/test_polkit_down.py \
-	tests/integration/test_idle.py
+	tests/integration/test_idle.py \
+	tests/integration/test_bus_policy.py
 
 # Suites of other areas (client, cgroup, cleanup, localdctl) go here.
 integration_area_tests =
