@@ -393,31 +393,61 @@ class KillBusy(unittest.TestCase):
         self.stop_refill()
         bt.remove_cgroup_root()
 
-    # A root process that forks as fast as it can and moves every child into
-    # busy/ at once; the children wait for EOF on a pipe only the refiller
-    # holds open, so none outlives it.
-    REFILL = r"""
-import os, signal, sys
-busy = sys.argv[1]
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # A root "mover": it keeps a pool of its own children in a holding
+    # cgroup and, in a tight loop, moves the next one into busy/ before it
+    # moves the previous one back out, so busy/ holds a live process at
+    # almost every instant; children killed by the broker are reaped (never
+    # by SIGCHLD=SIG_IGN, so a pid in the pool cannot be reused by a
+    # stranger) and replaced by fresh forks. The children wait for EOF on a
+    # pipe only the mover holds open, so none outlives it.
+    MOVER = r"""
+import errno, os, sys
+busy, hold = sys.argv[1], sys.argv[2]
 r, w = os.pipe()
-fd = os.open(os.path.join(busy, "cgroup.procs"), os.O_WRONLY)
-os.write(1, b"ready\n")
-while True:
+fin = os.open(os.path.join(busy, "cgroup.procs"), os.O_WRONLY)
+fout = os.open(os.path.join(hold, "cgroup.procs"), os.O_WRONLY)
+os.write(fout, b"0")
+def spawn():
     pid = os.fork()
     if pid == 0:
         os.close(w)
         os.read(r, 1)
         os._exit(0)
+    return pid
+pool = [spawn() for _ in range(32)]
+os.write(1, b"ready\n")
+i, prev = 0, None
+while True:
+    while True:
+        try:
+            dead, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            dead = 0
+        if not dead:
+            break
+        if dead in pool:
+            pool[pool.index(dead)] = spawn()
+        if dead == prev:
+            prev = None
+    pid = pool[i % len(pool)]
+    i += 1
     try:
-        os.write(fd, str(pid).encode())
+        os.write(fin, str(pid).encode())
     except OSError:
-        pass
+        continue
+    if prev is not None and prev != pid:
+        try:
+            os.write(fout, str(prev).encode())
+        except OSError:
+            pass
+    prev = pid
 """
 
     def start_refill(self, n=2):
+        self.hold = os.path.join(bt.env("LOCALD_SANDBOX_CGROUP_SCRATCH"), "hold-%d" % os.getpid())
+        os.makedirs(self.hold, exist_ok=True)
         for _ in range(n):
-            p = subprocess.Popen([sys.executable, "-c", self.REFILL, self.busy],
+            p = subprocess.Popen([sys.executable, "-c", self.MOVER, self.busy, self.hold],
                                  stdout=subprocess.PIPE)
             self.refillers.append(p)
             self.assertEqual(p.stdout.readline(), b"ready\n")
@@ -428,10 +458,17 @@ while True:
                 p.kill()
             p.wait()
         self.refillers = []
+        hold = getattr(self, "hold", None)
+        if hold and os.path.isdir(hold):
+            def empty():
+                with open(os.path.join(hold, "cgroup.events")) as f:
+                    return "populated 0" in f.read().splitlines()
+            bt.wait_until(empty, what="the holding cgroup to empty")
+            os.rmdir(hold)
 
     def test_refilled_cgroup_is_busy(self):
         self.start_refill()
-        bt.wait_until(lambda: len(procs_of(self.busy)) >= 20, what="the refill loop")
+        bt.wait_until(lambda: len(procs_of(self.busy)) >= 1, what="the refill loop")
         t0 = time.monotonic()
         r = bt.call(bt.ALICE, "KillCgroup", "busy", timeout=30)
         elapsed = time.monotonic() - t0
