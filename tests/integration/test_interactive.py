@@ -115,6 +115,36 @@ class Interactive(unittest.TestCase):
         self.assert_nothing_created()
         self.assertTrue(bt.pid_alive(broker))
 
+    def test_caller_disconnecting_mid_check_gets_nothing_done(self):
+        """CVE-2021-3560 class: a caller that leaves while its check is
+        pending must never have the action carried out."""
+        self.assertTrue(bt.call(bt.ALICE, "SelfCheck").ok)
+        broker = bt.broker_pid()
+        uid = bt.uid_of(bt.CAROL)
+
+        carol = bt.call_async(bt.CAROL, "SetupCgroupRoot", interactive=True,
+                              timeout=120, start=False)
+        agent = TtyAgent(carol.pid)
+        try:
+            carol.start(carol.request)
+            bt.wait_until(lambda: "dev.locald.broker.setup-cgroup" in agent.read()
+                          or carol.done(),
+                          what="polkitd to hand carol's check to her agent")
+            self.assertFalse(carol.done())
+            carol.kill()
+            bt.wait_until(lambda: bt.audit_lines(method="SetupCgroupRoot", uid=uid),
+                          what="the broker to give up on carol's check")
+        finally:
+            agent.stop()
+
+        lines = bt.audit_lines(method="SetupCgroupRoot", uid=uid)
+        self.assertTrue(all(l.get("result") != "ok" for l in lines), lines)
+        self.assertTrue(any("disconnected" in l["line"] for l in lines), lines)
+        self.assert_nothing_created()
+        self.assertTrue(bt.pid_alive(broker))
+        self.assertEqual(bt.broker_pid(), broker)
+        self.assertTrue(bt.call(bt.ALICE, "SelfCheck").ok)
+
 
 if __name__ == "__main__":
     bt.main()
