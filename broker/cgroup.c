@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "broker-error.h"
+#include "fd-util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,26 +31,6 @@
 #define KILL_RETRY_SLICE_US (100 * G_TIME_SPAN_MILLISECOND)
 /* Upper bound for waiting on "frozen 1"; the kill proceeds either way. */
 #define FREEZE_WAIT_US (1000 * G_TIME_SPAN_MILLISECOND)
-
-static inline void
-cg_close_fd (int *fd)
-{
-  if (*fd >= 0)
-    {
-      int saved = errno;
-      close (*fd);
-      errno = saved;
-    }
-}
-#define _cleanup_fd_ __attribute__ ((cleanup (cg_close_fd)))
-
-static int
-steal_fd (int *fd)
-{
-  int r = *fd;
-  *fd = -1;
-  return r;
-}
 
 void
 cgroup_layout_clear (CgroupLayout *layout)
@@ -262,7 +243,7 @@ cgroup_user_path (const CgroupLayout *layout, uid_t uid)
 static int
 open_mount (const CgroupLayout *layout, GError **error)
 {
-  _cleanup_fd_ int fd = -1;
+  g_auto(BrokerFd) fd = -1;
   struct statfs sfs;
 
   fd = open (layout->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -281,7 +262,7 @@ open_mount (const CgroupLayout *layout, GError **error)
                    layout->mount);
       return -1;
     }
-  return steal_fd (&fd);
+  return broker_fd_steal (&fd);
 }
 
 int
@@ -330,7 +311,7 @@ cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **err
 static int
 read_at (int dirfd, const char *name, char **ret)
 {
-  _cleanup_fd_ int fd = -1;
+  g_auto(BrokerFd) fd = -1;
   g_autoptr (GString) buf = g_string_new (NULL);
   char chunk[4096];
 
@@ -357,7 +338,7 @@ read_at (int dirfd, const char *name, char **ret)
 static int
 write_at (int dirfd, const char *name, const char *value)
 {
-  _cleanup_fd_ int fd = -1;
+  g_auto(BrokerFd) fd = -1;
   size_t len = strlen (value);
   ssize_t n;
 
@@ -379,7 +360,7 @@ write_at (int dirfd, const char *name, const char *value)
 static int
 ensure_cgroup_dir (int parent_fd, const char *name, const char *shown_path, GError **error)
 {
-  _cleanup_fd_ int fd = -1;
+  g_auto(BrokerFd) fd = -1;
   struct stat parent_st, st;
   int e;
 
@@ -424,7 +405,7 @@ ensure_cgroup_dir (int parent_fd, const char *name, const char *shown_path, GErr
                    "%s is a mount point, not a cgroup of the cgroup2 hierarchy; unmount it", shown_path);
       return -1;
     }
-  return steal_fd (&fd);
+  return broker_fd_steal (&fd);
 }
 
 /* Offers the controllers this cgroup has (cgroup.controllers, i.e. what its
@@ -517,7 +498,7 @@ ensure_root_owned (int fd, const char *shown_path, GError **error)
 gboolean
 cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error)
 {
-  _cleanup_fd_ int cur = -1;
+  g_auto(BrokerFd) cur = -1;
   g_auto (GStrv) comps = NULL;
   g_autoptr (GString) shown = NULL;
   g_autofree char *user_name = NULL;
@@ -542,7 +523,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
   comps = g_strsplit (layout->root, "/", -1);
   for (char **c = comps; *c != NULL; c++)
     {
-      _cleanup_fd_ int next = -1;
+      g_auto(BrokerFd) next = -1;
 
       g_string_append_printf (shown, "/%s", *c);
       next = ensure_cgroup_dir (cur, *c, shown->str, error);
@@ -550,13 +531,13 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
         return FALSE;
       enable_controllers (next, shown->str);
       close (cur);
-      cur = steal_fd (&next);
+      cur = broker_fd_steal (&next);
     }
 
   user_name = cgroup_user_name (layout, uid);
   g_string_append_printf (shown, "/%s", user_name);
   {
-    _cleanup_fd_ int user_fd = ensure_cgroup_dir (cur, user_name, shown->str, error);
+    g_auto(BrokerFd) user_fd = ensure_cgroup_dir (cur, user_name, shown->str, error);
 
     if (user_fd < 0 || !delegate_to (user_fd, uid, shown->str, error))
       return FALSE;
@@ -648,7 +629,7 @@ count_procs (int top_fd, GPtrArray *nodes)
 
   for (guint i = 0; i < nodes->len; i++)
     {
-      _cleanup_fd_ int fd = open_node (top_fd, nodes->pdata[i]);
+      g_auto(BrokerFd) fd = open_node (top_fd, nodes->pdata[i]);
       g_autoptr (GArray) pids = NULL;
 
       if (fd < 0)
@@ -755,7 +736,7 @@ kill_round (int top_fd, gboolean use_kill_file)
   nodes = collect_tree (top_fd);
   for (guint i = 0; i < nodes->len; i++)
     {
-      _cleanup_fd_ int fd = open_node (top_fd, nodes->pdata[i]);
+      g_auto(BrokerFd) fd = open_node (top_fd, nodes->pdata[i]);
       if (fd >= 0)
         sigkill_cgroup (fd);
     }
@@ -777,7 +758,7 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
           const char *rel = nodes->pdata[i];
           g_autofree char *dir = g_path_get_dirname (rel);
           g_autofree char *base = g_path_get_basename (rel);
-          _cleanup_fd_ int fd = open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
+          g_auto(BrokerFd) fd = open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
 
           if (fd < 0)
             continue;
@@ -811,11 +792,11 @@ cgroup_direct_kill (const CgroupLayout *layout,
                     guint32 *ret_killed,
                     GError **error)
 {
-  _cleanup_fd_ int mount_fd = -1;
-  _cleanup_fd_ int user_fd = -1;
-  _cleanup_fd_ int parent_fd = -1;
-  _cleanup_fd_ int top_fd = -1;
-  _cleanup_fd_ int events_fd = -1;
+  g_auto(BrokerFd) mount_fd = -1;
+  g_auto(BrokerFd) user_fd = -1;
+  g_auto(BrokerFd) parent_fd = -1;
+  g_auto(BrokerFd) top_fd = -1;
+  g_auto(BrokerFd) events_fd = -1;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GPtrArray) nodes = NULL;
   g_autofree char *user_rel = NULL;

@@ -120,7 +120,7 @@ walk_fail_mount (Walk *w, const char *leaf, GError **error)
 static gboolean
 walk_push (Walk *w, int fd_in, const char *name, GError **error)
 {
-  g_auto(CleanupFd) fd = fd_in;
+  g_auto(BrokerFd) fd = fd_in;
   Frame f = { 0 };
   int r;
 
@@ -144,7 +144,7 @@ walk_push (Walk *w, int fd_in, const char *name, GError **error)
   f.dir = fdopendir (fd);
   if (f.dir == NULL)
     return walk_fail_errno (w, name, "cannot read the directory", errno, error);
-  (void) cleanup_fd_steal (&fd);
+  (void) broker_fd_steal (&fd);
   f.name = g_strdup (name);
   g_array_append_val (w->frames, f);
   return TRUE;
@@ -220,7 +220,7 @@ walk_reopen_parent (Walk *w, GError **error)
   guint top = w->frames->len - 1;
   Frame *child = walk_frame (w, top);
   Frame *parent = walk_frame (w, top - 1);
-  g_auto(CleanupFd) fd = -1;
+  g_auto(BrokerFd) fd = -1;
   CleanupIdentity id;
   int r;
 
@@ -241,7 +241,7 @@ walk_reopen_parent (Walk *w, GError **error)
   parent->dir = fdopendir (fd);
   if (parent->dir == NULL)
     return walk_fail_errno (w, "..", "cannot read the parent directory", errno, error);
-  (void) cleanup_fd_steal (&fd);
+  (void) broker_fd_steal (&fd);
   w->first_open = top - 1;
   return TRUE;
 }

@@ -180,8 +180,8 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GE
 static int
 open_prefix (char **components, guint n, GError **error)
 {
-  g_auto(CleanupFd) root_fd = -1;
-  g_auto(CleanupFd) cur = -1;
+  g_auto(BrokerFd) root_fd = -1;
+  g_auto(BrokerFd) cur = -1;
 
   root_fd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
@@ -199,7 +199,7 @@ open_prefix (char **components, guint n, GError **error)
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *shown = join_absolute (components, i + 1);
-      g_auto(CleanupFd) fd = -1;
+      g_auto(BrokerFd) fd = -1;
       struct stat st;
 
       fd = openat (cur, components[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -235,7 +235,7 @@ open_prefix (char **components, guint n, GError **error)
           target_fd = follow_root_symlink (root_fd, cur, fd, shown, error);
           if (target_fd < 0)
             return -1;
-          cleanup_fd_clear (&fd);
+          broker_fd_clear (&fd);
           fd = target_fd;
           if (fstat (fd, &st) < 0)
             {
@@ -252,11 +252,11 @@ open_prefix (char **components, guint n, GError **error)
           return -1;
         }
 
-      cleanup_fd_clear (&cur);
-      cur = cleanup_fd_steal (&fd);
+      broker_fd_clear (&cur);
+      cur = broker_fd_steal (&fd);
     }
 
-  return cleanup_fd_steal (&cur);
+  return broker_fd_steal (&cur);
 }
 
 /* Opens .locald in prefix_fd without following a symlink and checks that it
@@ -264,7 +264,7 @@ open_prefix (char **components, guint n, GError **error)
 static int
 open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
 {
-  g_auto(CleanupFd) fd = -1;
+  g_auto(BrokerFd) fd = -1;
   struct stat st;
 
   fd = openat (prefix_fd, LOCALD_DIR, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -305,7 +305,7 @@ open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
                    shown, (unsigned long) st.st_uid, (unsigned long) caller_uid);
       return -1;
     }
-  return cleanup_fd_steal (&fd);
+  return broker_fd_steal (&fd);
 }
 
 gboolean
@@ -314,9 +314,9 @@ cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_
   g_auto(GStrv) components = NULL;
   g_autofree char *locald_shown = NULL;
   g_autofree char *where = NULL;
-  g_auto(CleanupFd) prefix_fd = -1;
-  g_auto(CleanupFd) locald_fd = -1;
-  g_auto(CleanupFd) parent_fd = -1;
+  g_auto(BrokerFd) prefix_fd = -1;
+  g_auto(BrokerFd) locald_fd = -1;
+  g_auto(BrokerFd) parent_fd = -1;
   guint locald, n;
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);

@@ -8,7 +8,8 @@ broker_libbroker_ops_la_SOURCES = \
 	broker/cgroup-systemd.c broker/cgroup-systemd.h \
 	broker/cleanup.c broker/cleanup.h \
 	broker/cleanup-fs.c broker/cleanup-fs.h \
-	broker/cleanup-tree.c broker/cleanup-tree.h
+	broker/cleanup-tree.c broker/cleanup-tree.h \
+	broker/fd-util.h
 broker_libbroker_ops_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) -DG_LOG_DOMAIN=\"locald-brokerd\"
 broker_libbroker_ops_la_LIBADD = $(GLIB_LIBS) $(SYSTEMD_LIBS)
 

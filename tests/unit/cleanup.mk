@@ -10,7 +10,7 @@ tests_unit_test_cleanup_SOURCES = \
 	tests/unit/test-cleanup.c \
 	tests/unit/test-privileged.h \
 	broker/cleanup.c broker/cleanup.h \
-	broker/cleanup-fs.c broker/cleanup-fs.h \
+	broker/cleanup-fs.c broker/cleanup-fs.h broker/fd-util.h \
 	broker/cleanup-tree.c broker/cleanup-tree.h \
 	broker/broker-error.c broker/broker-error.h
 tests_unit_test_cleanup_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SANITIZER_CFLAGS) -I$(top_srcdir)/broker
