@@ -175,6 +175,31 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GE
   return -1;
 }
 
+/* Opens name in dirfd as O_PATH without following a symlink and fstat()s it
+ * into st. A missing entry (or a non-directory on the way) fails with
+ * NOT_FOUND: "<shown> <missing>". Returns the fd, or -1 with error set. */
+static int
+open_entry (int dirfd, const char *name, const char *shown, const char *missing, struct stat *st, GError **error)
+{
+  g_auto(BrokerFd) fd = -1;
+
+  fd = openat (dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT || errno == ENOTDIR)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND, "%s %s", shown, missing);
+      else
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
+      return -1;
+    }
+  if (fstat (fd, st) < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
+      return -1;
+    }
+  return broker_fd_steal (&fd);
+}
+
 /* Opens the directory holding .locald: components[0..n-1] one at a time from
  * "/", following a symlink only when root owns it. Returns an O_PATH fd. */
 static int
@@ -202,21 +227,10 @@ open_prefix (char **components, guint n, GError **error)
       g_auto(BrokerFd) fd = -1;
       struct stat st;
 
-      fd = openat (cur, components[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      fd = open_entry (cur, components[i], shown, "does not exist, so there is no .locald directory beneath it", &st,
+                       error);
       if (fd < 0)
-        {
-          if (errno == ENOENT || errno == ENOTDIR)
-            g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
-                         "%s does not exist, so there is no .locald directory beneath it", shown);
-          else
-            g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
-          return -1;
-        }
-      if (fstat (fd, &st) < 0)
-        {
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
-          return -1;
-        }
+        return -1;
 
       if (S_ISLNK (st.st_mode))
         {
@@ -267,21 +281,9 @@ open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
   g_auto(BrokerFd) fd = -1;
   struct stat st;
 
-  fd = openat (prefix_fd, LOCALD_DIR, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  fd = open_entry (prefix_fd, LOCALD_DIR, shown, "does not exist; there is nothing to clean up", &st, error);
   if (fd < 0)
-    {
-      if (errno == ENOENT)
-        g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND, "%s does not exist; there is nothing to clean up",
-                     shown);
-      else
-        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
-      return -1;
-    }
-  if (fstat (fd, &st) < 0)
-    {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
-      return -1;
-    }
+    return -1;
   if (S_ISLNK (st.st_mode))
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
