@@ -263,13 +263,37 @@ out:
   return code;
 }
 
-int
-localdctl_cmd_kill (const LocaldctlOptions *opts, const char *cgroup)
+/* A privileged call whose answer is a count, with the same signature for
+ * every such method. */
+typedef gboolean (*CountCall) (LocaldPrivileged *cap, const char *arg, guint64 *out_count, GError **error);
+
+static gboolean
+kill_call (LocaldPrivileged *cap, const char *cgroup, guint64 *out_count, GError **error)
+{
+  guint killed = 0;
+
+  if (!locald_privileged_kill_cgroup (cap, cgroup, &killed, NULL, error))
+    return FALSE;
+  *out_count = killed;
+  return TRUE;
+}
+
+static gboolean
+cleanup_call (LocaldPrivileged *cap, const char *path, guint64 *out_count, GError **error)
+{
+  return locald_privileged_cleanup_path (cap, path, out_count, NULL, error);
+}
+
+/* Acquires, makes the call (once more if the session says to retry), and
+ * prints the count as member (JSON) or a bare number. */
+static int
+run_count_command (const LocaldctlOptions *opts, const char *command, CountCall call, const char *arg,
+                   const char *member)
 {
   Session s;
   g_autoptr(LocaldPrivileged) cap = NULL;
   g_autoptr(GError) error = NULL;
-  guint killed = 0;
+  guint64 count = 0;
   gboolean ok;
   int code = LOCALDCTL_EXIT_OK;
 
@@ -278,18 +302,18 @@ localdctl_cmd_kill (const LocaldctlOptions *opts, const char *cgroup)
   if (cap == NULL)
     goto out;
 
-  ok = locald_privileged_kill_cgroup (cap, cgroup, &killed, NULL, &error);
+  ok = call (cap, arg, &count, &error);
   if (!ok && session_should_retry (&s, cap, error))
     {
       g_clear_error (&error);
-      ok = locald_privileged_kill_cgroup (cap, cgroup, &killed, NULL, &error);
+      ok = call (cap, arg, &count, &error);
     }
   if (!ok)
-    code = report_call_error (&s, "kill", error);
+    code = report_call_error (&s, command, error);
   else
     {
-      g_autofree char *human = g_strdup_printf ("%u", killed);
-      print_result (opts, "killed", json_node_init_int (json_node_alloc (), killed), human);
+      g_autofree char *human = g_strdup_printf ("%" G_GUINT64_FORMAT, count);
+      print_result (opts, member, json_node_init_int (json_node_alloc (), (gint64) count), human);
     }
 out:
   session_finish (&s);
@@ -297,34 +321,13 @@ out:
 }
 
 int
+localdctl_cmd_kill (const LocaldctlOptions *opts, const char *cgroup)
+{
+  return run_count_command (opts, "kill", kill_call, cgroup, "killed");
+}
+
+int
 localdctl_cmd_cleanup (const LocaldctlOptions *opts, const char *path)
 {
-  Session s;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 removed = 0;
-  gboolean ok;
-  int code = LOCALDCTL_EXIT_OK;
-
-  session_init (&s, opts);
-  cap = session_acquire (&s, &code);
-  if (cap == NULL)
-    goto out;
-
-  ok = locald_privileged_cleanup_path (cap, path, &removed, NULL, &error);
-  if (!ok && session_should_retry (&s, cap, error))
-    {
-      g_clear_error (&error);
-      ok = locald_privileged_cleanup_path (cap, path, &removed, NULL, &error);
-    }
-  if (!ok)
-    code = report_call_error (&s, "cleanup", error);
-  else
-    {
-      g_autofree char *human = g_strdup_printf ("%" G_GUINT64_FORMAT, removed);
-      print_result (opts, "removed", json_node_init_int (json_node_alloc (), (gint64) removed), human);
-    }
-out:
-  session_finish (&s);
-  return code;
+  return run_count_command (opts, "cleanup", cleanup_call, path, "removed");
 }
