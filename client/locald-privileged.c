@@ -466,21 +466,51 @@ locald_privileged_acquire_finish (GAsyncResult *result, LocaldReport **out_repor
   return self;
 }
 
+/* The sync calls run the async code in a private main context, so sync and
+ * async share one implementation and the caller's context is not iterated:
+ *
+ *   g_auto(SyncCall) call = { NULL, NULL };
+ *   sync_call_begin (&call);
+ *   foo_async (..., store_result_cb, &call.result);
+ *   return foo_finish (..., sync_call_wait (&call), ...);
+ *
+ * The context is popped when call goes out of scope. */
+typedef struct
+{
+  GMainContext *context;
+  GAsyncResult *result;
+} SyncCall;
+
+static void
+sync_call_begin (SyncCall *call)
+{
+  call->context = g_main_context_new ();
+  g_main_context_push_thread_default (call->context);
+}
+
+static GAsyncResult *
+sync_call_wait (SyncCall *call)
+{
+  while (call->result == NULL)
+    g_main_context_iteration (call->context, TRUE);
+  return call->result;
+}
+
+static void
+sync_call_clear (SyncCall *call)
+{
+  if (call->context != NULL)
+    g_main_context_pop_thread_default (call->context);
+  g_clear_object (&call->result);
+  g_clear_pointer (&call->context, g_main_context_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SyncCall, sync_call_clear)
+
 static void
 store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GAsyncResult **out = user_data;
   *out = g_object_ref (result);
-}
-
-/* The sync calls run the async code in a private main context, so sync and
- * async share one implementation and the caller's context is not iterated. */
-static GAsyncResult *
-run_until_done (GMainContext *context, GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (context, TRUE);
-  return *slot;
 }
 
 /**
@@ -500,16 +530,11 @@ LocaldPrivileged *
 locald_privileged_acquire (LocaldAcquireFlags flags, GCancellable *cancellable,
                            LocaldReport **out_report, GError **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GAsyncResult) result = NULL;
-  LocaldPrivileged *self;
+  g_auto(SyncCall) call = { NULL, NULL };
 
-  g_main_context_push_thread_default (context);
-  locald_privileged_acquire_async (flags, cancellable, store_result_cb, &result);
-  run_until_done (context, &result);
-  self = locald_privileged_acquire_finish (result, out_report, error);
-  g_main_context_pop_thread_default (context);
-  return self;
+  sync_call_begin (&call);
+  locald_privileged_acquire_async (flags, cancellable, store_result_cb, &call.result);
+  return locald_privileged_acquire_finish (sync_call_wait (&call), out_report, error);
 }
 
 /**
@@ -636,20 +661,55 @@ method_timeout (LocaldPrivileged *self)
   return self->allow_interactive ? TIMEOUT_INTERACTIVE_MS : TIMEOUT_METHOD_MS;
 }
 
-/* ---- SetupCgroupRoot ----------------------------------------------------- */
+/* Each privileged method is one call on the broker: its _async function
+ * starts it with method_call_async() and its _finish function reads the
+ * reply with method_call_finish(). */
 
 static void
-setup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+method_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GError) error = NULL;
-  char *cgroup = NULL;
+  GVariant *reply;
 
-  if (!ldb_stub_broker1_call_setup_cgroup_root_finish (LDB_STUB_BROKER1 (source), &cgroup, result, &error))
+  reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+  if (reply == NULL)
     g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
   else
-    g_task_return_pointer (task, cgroup, g_free);
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
+
+/* Calls @method with @parameters (a floating tuple, consumed) in a task
+ * tagged @source_tag. */
+static void
+method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method, GVariant *parameters,
+                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), method, parameters, method_flags (self), method_timeout (self),
+                     cancellable, method_call_cb, task);
+}
+
+/* Returns %FALSE with @error set if the call failed; otherwise reads the
+ * reply into the pointers that follow @format, as g_variant_get() does (a
+ * %NULL pointer skips its value). */
+static gboolean
+method_call_finish (GAsyncResult *result, GError **error, const char *format, ...)
+{
+  g_autoptr(GVariant) reply = g_task_propagate_pointer (G_TASK (result), error);
+  va_list ap;
+
+  if (reply == NULL)
+    return FALSE;
+  va_start (ap, format);
+  g_variant_get_va (reply, format, NULL, &ap);
+  va_end (ap);
+  return TRUE;
+}
+
+/* ---- SetupCgroupRoot ----------------------------------------------------- */
 
 /**
  * locald_privileged_setup_cgroup_root_async:
@@ -665,13 +725,9 @@ void
 locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self, GCancellable *cancellable,
                                            GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, locald_privileged_setup_cgroup_root_async);
-  ldb_stub_broker1_call_setup_cgroup_root (self->proxy, method_flags (self), method_timeout (self),
-                                           cancellable, setup_cb, task);
+  method_call_async (self, locald_privileged_setup_cgroup_root_async, "SetupCgroupRoot", g_variant_new ("()"),
+                     cancellable, callback, user_data);
 }
 
 /**
@@ -685,8 +741,11 @@ locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self, GCancellable 
 char *
 locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error)
 {
+  char *cgroup = NULL;
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  method_call_finish (result, error, "(s)", &cgroup);
+  return cgroup;
 }
 
 /**
@@ -700,33 +759,15 @@ locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult
 char *
 locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GAsyncResult) result = NULL;
-  char *cgroup;
+  g_auto(SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
-  g_main_context_push_thread_default (context);
-  locald_privileged_setup_cgroup_root_async (self, cancellable, store_result_cb, &result);
-  run_until_done (context, &result);
-  cgroup = locald_privileged_setup_cgroup_root_finish (self, result, error);
-  g_main_context_pop_thread_default (context);
-  return cgroup;
+  sync_call_begin (&call);
+  locald_privileged_setup_cgroup_root_async (self, cancellable, store_result_cb, &call.result);
+  return locald_privileged_setup_cgroup_root_finish (self, sync_call_wait (&call), error);
 }
 
 /* ---- KillCgroup ---------------------------------------------------------- */
-
-static void
-kill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  guint killed = 0;
-
-  if (!ldb_stub_broker1_call_kill_cgroup_finish (LDB_STUB_BROKER1 (source), &killed, result, &error))
-    g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
-  else
-    g_task_return_int (task, killed);
-}
 
 /**
  * locald_privileged_kill_cgroup_async:
@@ -742,14 +783,10 @@ void
 locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (cgroup != NULL);
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, locald_privileged_kill_cgroup_async);
-  ldb_stub_broker1_call_kill_cgroup (self->proxy, cgroup, method_flags (self), method_timeout (self),
-                                     cancellable, kill_cb, task);
+  method_call_async (self, locald_privileged_kill_cgroup_async, "KillCgroup", g_variant_new ("(s)", cgroup),
+                     cancellable, callback, user_data);
 }
 
 /**
@@ -764,15 +801,8 @@ locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup,
 gboolean
 locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_killed, GError **error)
 {
-  gssize killed;
-
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  killed = g_task_propagate_int (G_TASK (result), error);
-  if (killed < 0)
-    return FALSE;
-  if (out_killed != NULL)
-    *out_killed = (guint) killed;
-  return TRUE;
+  return method_call_finish (result, error, "(u)", out_killed);
 }
 
 /**
@@ -789,37 +819,15 @@ gboolean
 locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint *out_killed,
                                GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GAsyncResult) result = NULL;
-  gboolean ok;
+  g_auto(SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
-  g_main_context_push_thread_default (context);
-  locald_privileged_kill_cgroup_async (self, cgroup, cancellable, store_result_cb, &result);
-  run_until_done (context, &result);
-  ok = locald_privileged_kill_cgroup_finish (self, result, out_killed, error);
-  g_main_context_pop_thread_default (context);
-  return ok;
+  sync_call_begin (&call);
+  locald_privileged_kill_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
+  return locald_privileged_kill_cgroup_finish (self, sync_call_wait (&call), out_killed, error);
 }
 
 /* ---- CleanupPath --------------------------------------------------------- */
-
-static void
-cleanup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  guint64 *removed = g_new0 (guint64, 1);
-
-  if (!ldb_stub_broker1_call_cleanup_path_finish (LDB_STUB_BROKER1 (source), removed, result, &error))
-    {
-      g_free (removed);
-      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
-    }
-  else
-    /* A count can exceed gssize in principle, so it travels by pointer. */
-    g_task_return_pointer (task, removed, g_free);
-}
 
 /**
  * locald_privileged_cleanup_path_async:
@@ -835,14 +843,10 @@ void
 locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (path != NULL);
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, locald_privileged_cleanup_path_async);
-  ldb_stub_broker1_call_cleanup_path (self->proxy, path, method_flags (self), method_timeout (self),
-                                      cancellable, cleanup_cb, task);
+  method_call_async (self, locald_privileged_cleanup_path_async, "CleanupPath", g_variant_new ("(s)", path),
+                     cancellable, callback, user_data);
 }
 
 /**
@@ -858,15 +862,8 @@ gboolean
 locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *result, guint64 *out_removed,
                                        GError **error)
 {
-  g_autofree guint64 *removed = NULL;
-
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  removed = g_task_propagate_pointer (G_TASK (result), error);
-  if (removed == NULL)
-    return FALSE;
-  if (out_removed != NULL)
-    *out_removed = *removed;
-  return TRUE;
+  return method_call_finish (result, error, "(t)", out_removed);
 }
 
 /**
@@ -883,15 +880,10 @@ gboolean
 locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint64 *out_removed,
                                 GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GAsyncResult) result = NULL;
-  gboolean ok;
+  g_auto(SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
-  g_main_context_push_thread_default (context);
-  locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &result);
-  run_until_done (context, &result);
-  ok = locald_privileged_cleanup_path_finish (self, result, out_removed, error);
-  g_main_context_pop_thread_default (context);
-  return ok;
+  sync_call_begin (&call);
+  locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &call.result);
+  return locald_privileged_cleanup_path_finish (self, sync_call_wait (&call), out_removed, error);
 }
