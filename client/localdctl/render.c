@@ -13,6 +13,13 @@ sorted_keys (GHashTable *table)
 }
 
 static void
+add_string_member (JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_add_string_value (b, value);
+}
+
+static void
 add_string_map (JsonBuilder *b, const char *member, GHashTable *table)
 {
   g_autoptr(GList) keys = sorted_keys (table);
@@ -20,10 +27,7 @@ add_string_map (JsonBuilder *b, const char *member, GHashTable *table)
   json_builder_set_member_name (b, member);
   json_builder_begin_object (b);
   for (GList *l = keys; l != NULL; l = l->next)
-    {
-      json_builder_set_member_name (b, l->data);
-      json_builder_add_string_value (b, g_hash_table_lookup (table, l->data));
-    }
+    add_string_member (b, l->data, g_hash_table_lookup (table, l->data));
   json_builder_end_object (b);
 }
 
@@ -38,12 +42,9 @@ localdctl_report_to_json (LocaldReport *report)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ready");
   json_builder_add_boolean_value (b, !locald_report_has_critical (report));
-  json_builder_set_member_name (b, "mode");
-  json_builder_add_string_value (b, locald_report_get_mode (report));
-  json_builder_set_member_name (b, "strategy");
-  json_builder_add_string_value (b, locald_report_get_strategy (report));
-  json_builder_set_member_name (b, "strategy_reason");
-  json_builder_add_string_value (b, locald_report_get_strategy_reason (report));
+  add_string_member (b, "mode", locald_report_get_mode (report));
+  add_string_member (b, "strategy", locald_report_get_strategy (report));
+  add_string_member (b, "strategy_reason", locald_report_get_strategy_reason (report));
 
   json_builder_set_member_name (b, "broker");
   json_builder_begin_object (b);
@@ -65,14 +66,10 @@ localdctl_report_to_json (LocaldReport *report)
     {
       LocaldProblem *p = g_ptr_array_index (problems, i);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, locald_problem_get_id (p));
-      json_builder_set_member_name (b, "severity");
-      json_builder_add_string_value (b, locald_problem_get_severity (p));
-      json_builder_set_member_name (b, "summary");
-      json_builder_add_string_value (b, locald_problem_get_summary (p));
-      json_builder_set_member_name (b, "fix");
-      json_builder_add_string_value (b, locald_problem_get_fix (p));
+      add_string_member (b, "id", locald_problem_get_id (p));
+      add_string_member (b, "severity", locald_problem_get_severity (p));
+      add_string_member (b, "summary", locald_problem_get_summary (p));
+      add_string_member (b, "fix", locald_problem_get_fix (p));
       add_string_map (b, "evidence", locald_problem_get_evidence (p));
       json_builder_end_object (b);
     }
@@ -85,12 +82,9 @@ localdctl_report_to_json (LocaldReport *report)
       LocaldFix *f = g_ptr_array_index (fixes, i);
       const char * const *ids = locald_fix_get_problem_ids (f);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "key");
-      json_builder_add_string_value (b, locald_fix_get_key (f));
-      json_builder_set_member_name (b, "severity");
-      json_builder_add_string_value (b, locald_fix_get_severity (f));
-      json_builder_set_member_name (b, "text");
-      json_builder_add_string_value (b, locald_fix_get_text (f));
+      add_string_member (b, "key", locald_fix_get_key (f));
+      add_string_member (b, "severity", locald_fix_get_severity (f));
+      add_string_member (b, "text", locald_fix_get_text (f));
       json_builder_set_member_name (b, "problems");
       json_builder_begin_array (b);
       for (size_t j = 0; ids[j] != NULL; j++)
