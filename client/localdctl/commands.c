@@ -16,6 +16,28 @@ print_json (JsonNode *node)
   printf ("%s\n", text);
 }
 
+/* Prints the JSON object {member: value, ...}: member and value pairs, then
+ * NULL. The values are consumed. */
+static void
+print_json_object (const char *member, ...)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  va_list ap;
+
+  json_builder_begin_object (b);
+  va_start (ap, member);
+  for (; member != NULL; member = va_arg (ap, const char *))
+    {
+      json_builder_set_member_name (b, member);
+      json_builder_add_value (b, va_arg (ap, JsonNode *));
+    }
+  va_end (ap);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  print_json (root);
+}
+
 static void
 print_report (FILE *stream, LocaldReport *report, gboolean verbose)
 {
@@ -100,18 +122,9 @@ session_acquire (Session *s, int *exit_code)
 
   *exit_code = report_is_unauthorized (report) ? LOCALDCTL_EXIT_NOT_AUTHORIZED : LOCALDCTL_EXIT_NOT_READY;
   if (s->opts->json)
-    {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "error");
-      json_builder_add_value (b, localdctl_error_to_json (error));
-      json_builder_set_member_name (b, "report");
-      json_builder_add_value (b, report != NULL ? localdctl_report_to_json (report) : json_node_new (JSON_NODE_NULL));
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      print_json (root);
-    }
+    print_json_object ("error", localdctl_error_to_json (error),
+                       "report", report != NULL ? localdctl_report_to_json (report) : json_node_new (JSON_NODE_NULL),
+                       NULL);
   else
     {
       g_autofree char *message = localdctl_error_message (error);
@@ -141,16 +154,7 @@ static int
 report_call_error (Session *s, const char *what, const GError *error)
 {
   if (s->opts->json)
-    {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "error");
-      json_builder_add_value (b, localdctl_error_to_json (error));
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      print_json (root);
-    }
+    print_json_object ("error", localdctl_error_to_json (error), NULL);
   else
     {
       g_autofree char *message = localdctl_error_message (error);
@@ -214,16 +218,7 @@ static void
 print_result (const LocaldctlOptions *opts, const char *member, JsonNode *value, const char *human)
 {
   if (opts->json)
-    {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, member);
-      json_builder_add_value (b, value);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      print_json (root);
-    }
+    print_json_object (member, value, NULL);
   else
     {
       json_node_unref (value);
