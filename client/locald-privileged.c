@@ -822,6 +822,7 @@ locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint
   g_auto(SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_return_val_if_fail (cgroup != NULL, FALSE); /* the async call would never complete */
   sync_call_begin (&call);
   locald_privileged_kill_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
   return locald_privileged_kill_cgroup_finish (self, sync_call_wait (&call), out_killed, error);
@@ -883,6 +884,7 @@ locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint6
   g_auto(SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE); /* the async call would never complete */
   sync_call_begin (&call);
   locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &call.result);
   return locald_privileged_cleanup_path_finish (self, sync_call_wait (&call), out_removed, error);
