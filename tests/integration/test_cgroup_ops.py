@@ -393,16 +393,18 @@ class KillBusy(unittest.TestCase):
         self.stop_refill()
         bt.remove_cgroup_root()
 
-    # A root "mover": it keeps a pool of its own children in a holding
-    # cgroup and, in a tight loop, moves the next one into busy/ before it
-    # moves the previous one back out, so busy/ holds a live process at
-    # almost every instant; children killed by the broker are reaped (never
-    # by SIGCHLD=SIG_IGN, so a pid in the pool cannot be reused by a
-    # stranger) and replaced by fresh forks. The children wait for EOF on a
-    # pipe only the mover holds open, so none outlives it.
+    # A root "mover": it keeps a pool of its own children and, in a tight
+    # loop, moves the next one from a holding cgroup into busy/ and the one
+    # that has been in busy/ longest back out, so busy/ holds INSIDE live
+    # processes at every instant. A kill takes them all, but they take
+    # longer to die than the mover needs to move a fresh one in, so busy/
+    # never empties. Dead children are reaped (not SIGCHLD=SIG_IGN: a pid in
+    # the pool is never reused by a stranger) and replaced by new forks. The
+    # children wait for EOF on a pipe only the mover holds, so none outlives it.
     MOVER = r"""
-import errno, os, sys
+import collections, os, sys
 busy, hold = sys.argv[1], sys.argv[2]
+INSIDE, POOL = 24, 48
 r, w = os.pipe()
 fin = os.open(os.path.join(busy, "cgroup.procs"), os.O_WRONLY)
 fout = os.open(os.path.join(hold, "cgroup.procs"), os.O_WRONLY)
@@ -414,9 +416,9 @@ def spawn():
         os.read(r, 1)
         os._exit(0)
     return pid
-pool = [spawn() for _ in range(32)]
+reserve = collections.deque(spawn() for _ in range(POOL))
+inside = collections.deque()
 os.write(1, b"ready\n")
-i, prev = 0, None
 while True:
     while True:
         try:
@@ -425,25 +427,46 @@ while True:
             dead = 0
         if not dead:
             break
-        if dead in pool:
-            pool[pool.index(dead)] = spawn()
-        if dead == prev:
-            prev = None
-    pid = pool[i % len(pool)]
-    i += 1
+        for q in (inside, reserve):
+            if dead in q:
+                q.remove(dead)
+        reserve.append(spawn())
+    if not reserve:
+        continue
+    pid = reserve.popleft()
     try:
         os.write(fin, str(pid).encode())
+        inside.append(pid)
     except OSError:
+        reserve.append(pid)
         continue
-    if prev is not None and prev != pid:
+    if len(inside) > INSIDE:
+        old = inside.popleft()
         try:
-            os.write(fout, str(prev).encode())
+            os.write(fout, str(old).encode())
         except OSError:
             pass
-    prev = pid
+        reserve.append(old)
 """
 
-    def start_refill(self, n=2):
+    # Moving a process into a cgroup waits for an RCU grace period (the
+    # threadgroup rwsem), so movers alone cannot outpace cgroup.kill: the
+    # kernel kills and reaps faster than anyone can migrate. The cgroup is
+    # also kept from going away: a second root process creates child cgroups
+    # in busy/ in a tight loop.
+    MKDIRS = r"""
+import os, sys
+busy, i = sys.argv[1], 0
+os.write(1, b"ready\n")
+while True:
+    try:
+        os.mkdir(os.path.join(busy, "k%d" % i))
+    except OSError:
+        pass
+    i += 1
+"""
+
+    def start_refill(self, n=1):
         self.hold = os.path.join(bt.env("LOCALD_SANDBOX_CGROUP_SCRATCH"), "hold-%d" % os.getpid())
         os.makedirs(self.hold, exist_ok=True)
         for _ in range(n):
@@ -451,6 +474,9 @@ while True:
                                  stdout=subprocess.PIPE)
             self.refillers.append(p)
             self.assertEqual(p.stdout.readline(), b"ready\n")
+        p = subprocess.Popen([sys.executable, "-c", self.MKDIRS, self.busy], stdout=subprocess.PIPE)
+        self.refillers.append(p)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
 
     def stop_refill(self):
         for p in self.refillers:
