@@ -125,9 +125,23 @@ setup_work (BrokerRequest *req, GError **error)
 {
   if (!require_cgroup2 (req, error))
     return FALSE;
-  if (req->ctx->systemd_strategy)
-    return cgroup_systemd_setup (req->uid, req->pid, &req->out_path, error);
-  return cgroup_direct_setup (&req->ctx->layout, req->uid, &req->out_path, error);
+  if (!req->ctx->systemd_strategy)
+    return cgroup_direct_setup (&req->ctx->layout, req->uid, &req->out_path, error);
+
+  if (!cgroup_systemd_setup (req->uid, req->pid, &req->out_path, error))
+    return FALSE;
+  /* KillCgroup and SelfCheck look for the subtree where the layout says;
+   * a scope systemd put elsewhere would be a subtree nobody can manage. */
+  g_autofree char *expected = cgroup_user_path (&req->ctx->layout, req->uid);
+  if (!g_str_equal (req->out_path, expected))
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
+                   "systemd placed the delegated scope at %s, but the broker manages %s; check the broker's "
+                   "--cgroup-root setting",
+                   req->out_path, expected);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean

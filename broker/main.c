@@ -197,13 +197,18 @@ resolve_cgroups (BrokerContext *ctx)
       break;
     }
 
-  /* Under systemd the delegated subtrees are scopes in locald.slice, where
-   * systemd puts them; the configured root applies to the direct strategy. */
+  /* Under systemd the delegated subtrees are scopes "locald-user-<uid>.scope"
+   * in locald.slice, which systemd puts at /locald.slice. An explicitly
+   * configured root names where that slice lives instead (tests run the
+   * strategy inside a scratch cgroup). */
   if (ctx->systemd_strategy)
     {
-      g_free (ctx->layout.root);
-      ctx->layout.root = g_strdup ("locald.slice");
       ctx->layout.systemd_scopes = TRUE;
+      if (!ctx->options.cgroup_root_set)
+        {
+          g_free (ctx->layout.root);
+          ctx->layout.root = g_strdup ("locald.slice");
+        }
     }
   ctx->cgroup_root_path = ctx->layout.mount ? g_strdup_printf ("/%s", ctx->layout.root) : g_strdup ("");
 }

@@ -155,7 +155,11 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
       g_clear_error (&local_error);
       s = g_key_file_get_string (key_file, "Broker", "CgroupRoot", NULL);
       if (s != NULL)
-        { g_free (options->cgroup_root); options->cgroup_root = g_strdup (s); }
+        {
+          g_free (options->cgroup_root);
+          options->cgroup_root = g_strdup (s);
+          options->cgroup_root_set = TRUE;
+        }
       g_clear_pointer (&s, g_free);
       s = g_key_file_get_string (key_file, "Broker", "Strategy", NULL);
       if (s != NULL && !parse_strategy (s, &options->strategy, error))
@@ -167,7 +171,11 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
   if (kill_timeout > 0)
     options->kill_timeout_ms = (guint) kill_timeout;
   if (cgroup_root != NULL)
-    { g_free (options->cgroup_root); options->cgroup_root = g_strdup (cgroup_root); }
+    {
+      g_free (options->cgroup_root);
+      options->cgroup_root = g_strdup (cgroup_root);
+      options->cgroup_root_set = TRUE;
+    }
   if (strategy != NULL && !parse_strategy (strategy, &options->strategy, error))
     return FALSE;
 

@@ -19,6 +19,7 @@ typedef enum {
 typedef struct {
   guint idle_timeout_s;  /* 0 = never exit when idle */
   char *cgroup_root;     /* locald root relative to the cgroup2 mount */
+  gboolean cgroup_root_set; /* given on the command line or in the key file */
   BrokerStrategyChoice strategy;
   guint kill_timeout_ms; /* bound on waiting for a killed cgroup to empty */
   char *config_path;
