@@ -15,7 +15,8 @@ integration_core_tests = \
 	tests/integration/test_interactive.py \
 	tests/integration/test_polkit_down.py \
 	tests/integration/test_idle.py \
-	tests/integration/test_bus_policy.py
+	tests/integration/test_bus_policy.py \
+	tests/integration/test_systemd_strategy.py
 
 # Suites of other areas (client, cgroup, cleanup, localdctl) go here.
 integration_area_tests =
@@ -29,7 +30,8 @@ dist_check_SCRIPTS += \
 EXTRA_DIST += \
 	tests/integration/brokertest.py \
 	tests/integration/brokercall.py \
-	tests/sandbox/README.md
+	tests/sandbox/README.md \
+	tests/sandbox/systemd-mock.conf
 
 if ENABLE_INTEGRATION_TESTS
 TESTS += $(integration_tests)
