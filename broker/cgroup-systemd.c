@@ -57,10 +57,15 @@ cgroup_systemd_detect (char **ret_reason)
   return FALSE;
 }
 
+/* "systemd did not answer in time" is one condition, whichever call it hit:
+ * BROKER_ERROR_BUSY, like a start job that does not finish. */
 static void
 set_bus_error (GError **error, int r, const sd_bus_error *bus_error, const char *what)
 {
-  if (bus_error != NULL && sd_bus_error_is_set (bus_error))
+  if (r == -ETIMEDOUT || (bus_error != NULL && sd_bus_error_has_name (bus_error, SD_BUS_ERROR_NO_REPLY)))
+    g_set_error (error, BROKER_ERROR, BROKER_ERROR_BUSY,
+                 "%s: systemd did not answer in time; check that the system manager is responsive and retry", what);
+  else if (bus_error != NULL && sd_bus_error_is_set (bus_error))
     g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "%s: %s (%s)", what,
                  bus_error->message != NULL ? bus_error->message : "no message", bus_error->name);
   else
@@ -124,7 +129,7 @@ start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t caller_pid, char **
     }
   if (r < 0)
     {
-      g_autofree char *what = g_strdup_printf ("systemd refused to create the scope %s", unit);
+      g_autofree char *what = g_strdup_printf ("Could not create the scope %s through systemd", unit);
       set_bus_error (error, r, &bus_error, what);
       return FALSE;
     }

@@ -204,6 +204,11 @@ resolve_cgroups (BrokerContext *ctx)
   if (ctx->systemd_strategy)
     {
       ctx->layout.systemd_scopes = TRUE;
+      if (ctx->options.cgroup_root_set && !g_str_equal (ctx->options.cgroup_root, "locald.slice")
+          && !g_str_has_suffix (ctx->options.cgroup_root, "/locald.slice"))
+        g_warning ("With the systemd strategy the scopes live in locald.slice; --cgroup-root=%s does not end in "
+                   "it, so every SetupCgroupRoot will fail",
+                   ctx->options.cgroup_root);
       if (!ctx->options.cgroup_root_set)
         {
           g_free (ctx->layout.root);
