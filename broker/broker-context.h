@@ -31,13 +31,19 @@ typedef struct {
 
   sd_bus *bus;
   sd_bus_slot *vtable_slot;
+  sd_bus_slot *owner_changes_slot; /* one NameOwnerChanged subscription for all calls */
   GMainLoop *loop;
+
+  /* calls in progress, for disconnect notices and per-caller limits (main thread) */
+  GHashTable *calls_by_sender; /* unique name -> GPtrArray of requests (not owned) */
+  GHashTable *calls_by_uid;    /* GUINT_TO_POINTER (uid) -> GUINT_TO_POINTER (count) */
 
   /* lifecycle (main thread only) */
   guint in_flight;         /* calls accepted and not yet answered */
   guint64 calls_seen;      /* every call ever accepted; tells the drain that more arrived */
   guint idle_source;
   guint drain_source;
+  guint drain_rounds;      /* grace periods spent draining; bounded */
   gboolean exiting;        /* the name is released or being released */
   int exit_code;
 } BrokerContext;

@@ -38,8 +38,8 @@ struct BrokerRequest {
   uid_t uid;
   pid_t pid;
   gboolean have_creds;
+  gboolean counted_for_uid;
   GCancellable *cancellable; /* cancelled when the caller leaves the bus */
-  sd_bus_slot *watch_slot;
 
   /* results, written by the worker, read by the reply */
   char *out_path;
@@ -48,14 +48,58 @@ struct BrokerRequest {
   SelfCheckReport *out_report;
 };
 
+static guint
+calls_of_uid (BrokerContext *ctx, uid_t uid)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) uid)));
+}
+
+static guint
+calls_of_sender (BrokerContext *ctx, const char *sender)
+{
+  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, sender);
+  return calls ? calls->len : 0;
+}
+
+static void
+track_request (BrokerRequest *req)
+{
+  GPtrArray *calls = g_hash_table_lookup (req->ctx->calls_by_sender, req->sender);
+  if (calls == NULL)
+    {
+      calls = g_ptr_array_new ();
+      g_hash_table_insert (req->ctx->calls_by_sender, g_strdup (req->sender), calls);
+    }
+  g_ptr_array_add (calls, req);
+}
+
+static void
+untrack_request (BrokerRequest *req)
+{
+  BrokerContext *ctx = req->ctx;
+  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, req->sender);
+
+  if (calls != NULL && g_ptr_array_remove_fast (calls, req) && calls->len == 0)
+    g_hash_table_remove (ctx->calls_by_sender, req->sender);
+  if (req->counted_for_uid)
+    {
+      guint n = calls_of_uid (ctx, req->uid);
+      if (n <= 1)
+        g_hash_table_remove (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid));
+      else
+        g_hash_table_insert (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid), GUINT_TO_POINTER (n - 1));
+      req->counted_for_uid = FALSE;
+    }
+}
+
 static void
 request_free (BrokerRequest *req)
 {
   BrokerContext *ctx = req->ctx;
 
+  untrack_request (req);
   g_cancellable_cancel (req->cancellable);
   g_clear_object (&req->cancellable);
-  req->watch_slot = sd_bus_slot_unref (req->watch_slot);
   req->message = sd_bus_message_unref (req->message);
   g_free (req->sender);
   g_free (req->argument);
@@ -406,6 +450,19 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
     }
   req->have_creds = TRUE;
 
+  if (calls_of_uid (req->ctx, req->uid) >= BROKER_MAX_CALLS_PER_UID)
+    {
+      error = g_error_new (BROKER_ERROR, BROKER_ERROR_BUSY,
+                           "Too many calls of uid %u are in progress (at most %d); wait for them to finish and "
+                           "retry.",
+                           (unsigned) req->uid, BROKER_MAX_CALLS_PER_UID);
+      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      return 0;
+    }
+  g_hash_table_insert (req->ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid),
+                       GUINT_TO_POINTER (calls_of_uid (req->ctx, req->uid) + 1));
+  req->counted_for_uid = TRUE;
+
   /* Validate before asking polkit: a malformed call never reaches a prompt. */
   if (req->method->validate != NULL && !req->method->validate (req->argument, &error))
     {
@@ -426,15 +483,21 @@ request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
                                    req->sender);
 }
 
+/* A caller left the bus: abandon its pending checks (nothing will be done
+ * for it; see on_recheck_credentials). */
 static int
-on_sender_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
-  BrokerRequest *req = userdata;
+  BrokerContext *ctx = userdata;
   const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
 
-  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) >= 0 && g_strcmp0 (name, req->sender) == 0
-      && (new_owner == NULL || *new_owner == '\0'))
-    g_cancellable_cancel (req->cancellable);
+  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) < 0 || name == NULL || name[0] != ':'
+      || (new_owner != NULL && *new_owner != '\0'))
+    return 0;
+
+  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, name);
+  for (guint i = 0; calls != NULL && i < calls->len; i++)
+    g_cancellable_cancel (((BrokerRequest *) calls->pdata[i])->cancellable);
   return 0;
 }
 
@@ -467,6 +530,16 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
         return r;
     }
 
+  /* Refused before any work or bus traffic: one caller cannot starve others. */
+  if (ctx->in_flight >= BROKER_MAX_CALLS || calls_of_sender (ctx, sender) >= BROKER_MAX_CALLS_PER_SENDER)
+    {
+      broker_audit (method->name, (uid_t) -1, sender, argument, BROKER_AUDIT_REFUSED, "too many calls in progress");
+      return sd_bus_error_setf (ret_error, "dev.locald.Broker1.Error.Busy",
+                                "Too many calls are in progress (at most %d in all, %d per connection); wait for "
+                                "them to finish and retry.",
+                                BROKER_MAX_CALLS, BROKER_MAX_CALLS_PER_SENDER);
+    }
+
   BrokerRequest *req = g_new0 (BrokerRequest, 1);
   broker_context_hold (ctx);
   req->ctx = ctx;
@@ -477,14 +550,9 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   req->interactive = sd_bus_message_get_allow_interactive_authorization (message) > 0;
   req->uid = (uid_t) -1;
   req->cancellable = g_cancellable_new ();
+  track_request (req);
 
-  /* Abandon the polkit check if the caller leaves the bus while we wait. */
-  g_autofree char *rule = g_strdup_printf ("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
-                                           sender);
-  r = sd_bus_add_match_async (ctx->bus, &req->watch_slot, rule, on_sender_owner_changed, NULL, req);
-  if (r >= 0)
-    r = request_credentials (req, on_initial_credentials);
+  r = request_credentials (req, on_initial_credentials);
   if (r < 0)
     {
       g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
@@ -549,7 +617,19 @@ static const sd_bus_vtable broker_vtable[] = {
 int
 broker_bus_add_object (BrokerContext *ctx)
 {
+  int r;
+
   g_return_val_if_fail (ctx != NULL && ctx->bus != NULL, -EINVAL);
+  ctx->calls_by_sender = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  ctx->calls_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  /* One subscription for every caller, installed before any call is served
+   * (a match per call would let a flood exhaust the bus's per-connection
+   * match quota and cut the daemon off the bus). */
+  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                           "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, ctx);
+  if (r < 0)
+    return r;
   return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,
                                    ctx);
 }

@@ -16,7 +16,17 @@
 
 G_BEGIN_DECLS
 
-/* Registers the object on ctx->bus. */
+/* How many calls may be in progress at once: in all, per caller connection
+ * and per uid. Beyond them a call is refused at once with
+ * dev.locald.Broker1.Error.Busy, so no caller can exhaust the daemon's bus
+ * or polkit quotas (the system bus allows 128 pending replies per
+ * connection) and lock everyone else out. */
+#define BROKER_MAX_CALLS 96
+#define BROKER_MAX_CALLS_PER_SENDER 16
+#define BROKER_MAX_CALLS_PER_UID 16
+
+/* Registers the object on ctx->bus, and the one NameOwnerChanged
+ * subscription that tells the daemon when a waiting caller has left. */
 int broker_bus_add_object (BrokerContext *ctx);
 
 G_END_DECLS

@@ -22,6 +22,7 @@
 /* After the name is released, calls already routed to us may still be in
  * flight inside the bus; wait this long without new ones before exiting. */
 #define DRAIN_GRACE_MS 200
+#define DRAIN_MAX_ROUNDS 25
 
 static void arm_idle (BrokerContext *ctx);
 static void begin_exit (BrokerContext *ctx);
@@ -73,7 +74,10 @@ on_drain_done (gpointer user_data)
   ctx->drain_source = 0;
   if (ctx->in_flight > 0)
     return G_SOURCE_REMOVE; /* broker_context_release() re-arms */
-  if (ctx->calls_seen != seen_at_arm)
+  /* Calls sent straight to our unique name keep arriving after the release
+   * only from callers that ignore the name change; they cannot keep this
+   * instance alive forever. */
+  if (ctx->calls_seen != seen_at_arm && ++ctx->drain_rounds < DRAIN_MAX_ROUNDS)
     {
       seen_at_arm = ctx->calls_seen;
       ctx->drain_source = g_timeout_add (DRAIN_GRACE_MS, on_drain_done, ctx);
@@ -282,9 +286,16 @@ main (int argc, char **argv)
   g_main_loop_run (ctx.loop);
 
   sd_bus_flush (ctx.bus);
+  /* Lost the bus with work still running in worker threads: they read the
+   * context, so leave without tearing it down. */
+  if (ctx.in_flight > 0)
+    _exit (ctx.exit_code);
+  ctx.owner_changes_slot = sd_bus_slot_unref (ctx.owner_changes_slot);
   ctx.vtable_slot = sd_bus_slot_unref (ctx.vtable_slot);
   ctx.bus = sd_bus_flush_close_unref (ctx.bus);
   g_main_loop_unref (ctx.loop);
+  g_clear_pointer (&ctx.calls_by_sender, g_hash_table_unref);
+  g_clear_pointer (&ctx.calls_by_uid, g_hash_table_unref);
   cgroup_layout_clear (&ctx.layout);
   g_free (ctx.strategy_reason);
   g_free (ctx.cgroup_root_path);

@@ -17,6 +17,7 @@ integration_core_tests = \
 	tests/integration/test_idle.py \
 	tests/integration/test_bus_policy.py \
 	tests/integration/test_journal.py \
+	tests/integration/test_flood.py \
 	tests/integration/test_systemd_strategy.py
 
 # Suites of other areas (client, cgroup, cleanup, localdctl) go here.
