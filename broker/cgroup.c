@@ -890,7 +890,13 @@ cgroup_direct_kill (const CgroupLayout *layout,
 
   if (!remove_tree (parent_fd, top_fd, top_name, shown,
                     MAX (deadline, g_get_monotonic_time () + FREEZE_WAIT_US), error))
-    return FALSE;
+    {
+      /* A cgroup that stays behind must not stay frozen: whatever is moved
+       * into it later would freeze too. */
+      if (frozen)
+        (void) write_at (top_fd, "cgroup.freeze", "0");
+      return FALSE;
+    }
 
   *ret_killed = killed;
   return TRUE;
