@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* LocaldPrivileged: capability acquisition (the readiness probe) and the
- * privileged methods. The generated proxy never leaves this file. */
+ * privileged methods. The generated stub never leaves this file.
+ *
+ * Every call goes to the well-known name with g_dbus_connection_call(), not
+ * through a GDBusProxy: a proxy remembers the broker's unique name, and the
+ * broker exits when idle. A proxy built in the private main context of a
+ * synchronous acquisition never sees NameOwnerChanged, so it would keep
+ * calling a name that is gone. Addressed to the well-known name, a call
+ * re-activates the broker and reaches whoever owns the name now. The stub
+ * still supplies the interface description (the reply types). */
 #include "config.h"
 
 #include "client/locald-broker.h"
@@ -23,7 +31,11 @@ G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
 struct _LocaldPrivileged
 {
   GObject parent_instance;
-  LdbStubBroker1 *proxy;
+  GDBusConnection *connection; /* NULL unless made by acquisition */
+  LocaldAcquireFlags flags;
+  /* Acquired with FOR_SETUP while the report blocks everything but setup:
+   * only SetupCgroupRoot may be called, until it succeeds. */
+  gboolean setup_only;
   LocaldReport *report;
   char *broker_version;
   guint api_version;
@@ -48,7 +60,7 @@ locald_privileged_finalize (GObject *object)
 {
   LocaldPrivileged *self = LOCALD_PRIVILEGED (object);
 
-  g_clear_object (&self->proxy);
+  g_clear_object (&self->connection);
   g_clear_object (&self->report);
   g_free (self->broker_version);
   g_free (self->strategy);
@@ -119,7 +131,6 @@ typedef struct
 {
   LocaldAcquireFlags flags;
   GDBusConnection *connection;
-  LdbStubBroker1 *proxy;
   LocaldReport *report;
   char *version;
   guint api_version;
@@ -131,7 +142,6 @@ static void
 acquire_data_free (AcquireData *data)
 {
   g_clear_object (&data->connection);
-  g_clear_object (&data->proxy);
   g_clear_object (&data->report);
   g_free (data->version);
   g_free (data->strategy);
@@ -149,6 +159,33 @@ static int
 probe_timeout_for (gboolean allow_interactive)
 {
   return allow_interactive ? TIMEOUT_INTERACTIVE_MS : TIMEOUT_PROBE_MS;
+}
+
+/* The reply type of @method, from the interface description in the stub
+ * (generated from the same XML as the broker's). */
+static GVariantType *
+reply_type_for (const char *method)
+{
+  GDBusMethodInfo *info = g_dbus_interface_info_lookup_method (ldb_stub_broker1_interface_info (), method);
+  g_autoptr(GString) type = g_string_new ("(");
+
+  g_assert (info != NULL);
+  for (GDBusArgInfo **arg = info->out_args; arg != NULL && *arg != NULL; arg++)
+    g_string_append (type, (*arg)->signature);
+  g_string_append_c (type, ')');
+  return g_variant_type_new (type->str);
+}
+
+/* Calls @method of the broker on @connection, addressed to the well-known
+ * name (so the bus activates the broker if it is not running). */
+static void
+broker_call (GDBusConnection *connection, const char *method, GVariant *parameters, GDBusCallFlags flags,
+             int timeout_ms, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GVariantType) reply_type = reply_type_for (method);
+
+  g_dbus_connection_call (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE, method, parameters,
+                          reply_type, flags, timeout_ms, cancellable, callback, user_data);
 }
 
 static gboolean
@@ -253,9 +290,10 @@ self_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autofree char *strategy = NULL, *reason = NULL, *mode = NULL;
   g_autoptr(GVariant) problems = NULL, facts = NULL;
+  g_autoptr(GVariant) reply = NULL;
 
-  if (!ldb_stub_broker1_call_self_check_finish (LDB_STUB_BROKER1 (source), &strategy, &reason, &mode,
-                                                &problems, &facts, result, &error))
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -268,6 +306,7 @@ self_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  g_variant_get (reply, "(sss@a(sssa{ss}s)@a{ss})", &strategy, &reason, &mode, &problems, &facts);
   data->report = _locald_report_new_from_self_check (strategy, reason, mode, problems, facts);
   locald_report_set_broker_version (data->report, data->version, data->api_version);
   if (report_blocks (data->report, data->flags))
@@ -333,34 +372,8 @@ get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Read the cancellable first: argument evaluation order is unspecified
    * and the last argument steals the task. */
   cancellable = g_task_get_cancellable (task);
-  ldb_stub_broker1_call_self_check (data->proxy, call_flags_for (interactive), probe_timeout_for (interactive),
-                                    cancellable, self_check_cb, g_steal_pointer (&task));
-}
-
-static void
-proxy_new_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GCancellable *cancellable;
-  AcquireData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  gboolean interactive = acquire_allows_interaction (data);
-
-  data->proxy = ldb_stub_broker1_proxy_new_finish (result, &error);
-  if (data->proxy == NULL)
-    {
-      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
-      return;
-    }
-
-  /* Reading the properties is the first message to the broker's name, so it
-   * is what activates the broker. */
-  cancellable = g_task_get_cancellable (task);
-  g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH,
-                          "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
-                          call_flags_for (interactive), probe_timeout_for (interactive),
-                          cancellable, get_all_cb, g_steal_pointer (&task));
+  broker_call (data->connection, "SelfCheck", g_variant_new ("()"), call_flags_for (interactive),
+               probe_timeout_for (interactive), cancellable, self_check_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -393,16 +406,15 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* Reading the properties is the first message to the broker's name, so it
+   * is what activates the broker. */
   cancellable = g_task_get_cancellable (task);
-  /* Properties are read explicitly (and signals are not needed), so the
-   * proxy sends nothing while it is built: activation happens on the first
-   * call, where its errors can be reported. */
-  ldb_stub_broker1_proxy_new (data->connection,
-                              G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
-                              | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
-                              | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
-                              BROKER_NAME, BROKER_PATH, cancellable,
-                              proxy_new_cb, g_steal_pointer (&task));
+  g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH,
+                          "org.freedesktop.DBus.Properties", "GetAll",
+                          g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
+                          call_flags_for (acquire_allows_interaction (data)),
+                          probe_timeout_for (acquire_allows_interaction (data)),
+                          cancellable, get_all_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -456,7 +468,12 @@ locald_privileged_acquire_finish (GAsyncResult *result, LocaldReport **out_repor
     return NULL;
 
   self = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
-  self->proxy = g_object_ref (data->proxy);
+  self->connection = g_object_ref (data->connection);
+  self->flags = data->flags;
+  /* report_blocks() let FOR_SETUP through problems that setup fixes; until
+   * it has, nothing else may be called. */
+  self->setup_only = (data->flags & LOCALD_ACQUIRE_FLAGS_FOR_SETUP) != 0
+                     && report_blocks (data->report, data->flags & ~LOCALD_ACQUIRE_FLAGS_FOR_SETUP);
   self->report = g_object_ref (data->report);
   self->broker_version = g_strdup (data->version);
   self->api_version = data->api_version;
@@ -672,24 +689,49 @@ method_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GVariant *reply;
 
-  reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
     g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
   else
     g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
 
-/* Calls @method with @parameters (a floating tuple, consumed) in a task
- * tagged @source_tag. */
+/* Calls @method in a task tagged @source_tag, with no argument, or with the
+ * one string @arg (named @arg_name in errors) if it is not %NULL. Fails at
+ * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), if @self was not
+ * made by acquisition (NOT_READY), or if @self may only set up and @method is
+ * not SetupCgroupRoot (NOT_READY). */
 static void
-method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method, GVariant *parameters,
+method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method,
+                   const char *arg_name, const char *arg,
                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  GDBusConnection *connection = self->connection;
 
   g_task_set_source_tag (task, source_tag);
-  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), method, parameters, method_flags (self), method_timeout (self),
-                     cancellable, method_call_cb, task);
+  if (arg != NULL && !g_utf8_validate (arg, -1, NULL))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS,
+                               "The %s is not valid UTF-8", arg_name);
+      return;
+    }
+  if (connection == NULL)
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+                               "This LocaldPrivileged was not made by acquisition; "
+                               "use locald_privileged_acquire() to get one");
+      return;
+    }
+  if (self->setup_only && !g_str_equal (method, "SetupCgroupRoot"))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+                               "The locald broker is not ready: this capability was acquired for setup "
+                               "only, and setup has not been done yet");
+      return;
+    }
+  broker_call (connection, method, arg != NULL ? g_variant_new ("(s)", arg) : g_variant_new ("()"),
+               method_flags (self), method_timeout (self), cancellable, method_call_cb, g_steal_pointer (&task));
 }
 
 /* Returns %FALSE with @error set if the call failed; otherwise reads the
@@ -726,7 +768,7 @@ locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self, GCancellable 
                                            GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
-  method_call_async (self, locald_privileged_setup_cgroup_root_async, "SetupCgroupRoot", g_variant_new ("()"),
+  method_call_async (self, locald_privileged_setup_cgroup_root_async, "SetupCgroupRoot", NULL, NULL,
                      cancellable, callback, user_data);
 }
 
@@ -744,7 +786,9 @@ locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult
   char *cgroup = NULL;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  method_call_finish (result, error, "(s)", &cgroup);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_setup_cgroup_root_async, NULL);
+  if (method_call_finish (result, error, "(s)", &cgroup))
+    self->setup_only = FALSE; /* what blocked the other methods is fixed now */
   return cgroup;
 }
 
@@ -785,7 +829,7 @@ locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup,
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (cgroup != NULL);
-  method_call_async (self, locald_privileged_kill_cgroup_async, "KillCgroup", g_variant_new ("(s)", cgroup),
+  method_call_async (self, locald_privileged_kill_cgroup_async, "KillCgroup", "cgroup", cgroup,
                      cancellable, callback, user_data);
 }
 
@@ -802,6 +846,7 @@ gboolean
 locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_killed, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_kill_cgroup_async, FALSE);
   return method_call_finish (result, error, "(u)", out_killed);
 }
 
@@ -846,7 +891,7 @@ locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, 
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (path != NULL);
-  method_call_async (self, locald_privileged_cleanup_path_async, "CleanupPath", g_variant_new ("(s)", path),
+  method_call_async (self, locald_privileged_cleanup_path_async, "CleanupPath", "path", path,
                      cancellable, callback, user_data);
 }
 
@@ -864,6 +909,7 @@ locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *res
                                        GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_cleanup_path_async, FALSE);
   return method_call_finish (result, error, "(t)", out_removed);
 }
 

@@ -20,7 +20,10 @@ G_BEGIN_DECLS
  * @LOCALD_ACQUIRE_FLAGS_FOR_SETUP: succeed although critical problems remain,
  *   as long as each of them is resolved by the "run_admin_setup" fix. Setup is
  *   that fix, so it must be reachable before it has run; use this flag only
- *   to call locald_privileged_setup_cgroup_root().
+ *   to call locald_privileged_setup_cgroup_root(). While such problems
+ *   remain, the other methods of the capability fail with
+ *   %LOCALD_ERROR_NOT_READY, until locald_privileged_setup_cgroup_root()
+ *   has succeeded on it.
  *
  * Flags for locald_privileged_acquire().
  */

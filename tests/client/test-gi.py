@@ -111,10 +111,24 @@ def test_try_acquire_report():
     assert report.get_broker_version() is None
 
 
+def test_unacquired_not_ready():
+    cap = LocaldBroker.Privileged()
+    for call in (lambda: cap.kill_cgroup("svc/web", None),
+                 lambda: cap.cleanup_path("/tmp/.locald/x", None),
+                 lambda: cap.setup_cgroup_root(None)):
+        try:
+            call()
+        except GLib.Error as e:
+            assert e.matches(LocaldBroker.error_quark(), LocaldBroker.Error.NOT_READY), e
+        else:
+            raise AssertionError("a capability not made by acquisition made a call")
+
+
 check("report built by hand consolidates its fixes", test_report_by_hand)
 check("acquire without a bus raises NOT_READY", test_acquire_not_ready)
 check("try_acquire without a bus returns the report", test_try_acquire_report)
 check("acquire_async without a bus finishes with NOT_READY", test_acquire_report)
+check("a capability not made by acquisition raises NOT_READY at once", test_unacquired_not_ready)
 
 print("1..%d" % len(results))
 for i, (ok, name, err) in enumerate(results, 1):

@@ -209,6 +209,60 @@ test_acquire_no_bus (void)
   g_assert_null (locald_report_get_broker_version (report));
 }
 
+static void
+async_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+/* A capability not made by acquisition has no connection: every call fails
+ * at once with NOT_READY instead of waiting for ever. */
+static void
+test_unacquired_not_ready (void)
+{
+  g_autoptr(LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *cgroup = NULL;
+  guint killed = 42;
+  guint64 removed = 42;
+
+  cgroup = locald_privileged_setup_cgroup_root (cap, NULL, &error);
+  g_assert_null (cgroup);
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY);
+  g_clear_error (&error);
+
+  g_assert_false (locald_privileged_kill_cgroup (cap, "svc/web", &killed, NULL, &error));
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY);
+  g_clear_error (&error);
+
+  g_assert_false (locald_privileged_cleanup_path (cap, "/tmp/.locald/x", &removed, NULL, &error));
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY);
+  g_clear_error (&error);
+
+  /* Async too: the callback runs from the main context. */
+  locald_privileged_kill_cgroup_async (cap, "svc/web", NULL, async_result_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (locald_privileged_kill_cgroup_finish (cap, result, NULL, &error));
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY);
+}
+
+/* Arguments that are not UTF-8 cannot go on the bus: INVALID_ARGS, no call. */
+static void
+test_invalid_utf8 (void)
+{
+  g_autoptr(LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (locald_privileged_kill_cgroup (cap, "svc/\xff", NULL, NULL, &error));
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_false (locald_privileged_cleanup_path (cap, "/tmp/.locald/\xc3(", NULL, NULL, &error));
+  g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -223,5 +277,7 @@ main (int argc, char **argv)
   g_test_add_func ("/report/human", test_human_render);
   g_test_add_func ("/error/names", test_error_names);
   g_test_add_func ("/acquire/no-bus", test_acquire_no_bus);
+  g_test_add_func ("/privileged/unacquired-not-ready", test_unacquired_not_ready);
+  g_test_add_func ("/privileged/invalid-utf8", test_invalid_utf8);
   return g_test_run ();
 }

@@ -100,6 +100,111 @@ FAKE_BROKER = textwrap.dedent("""
 """)
 
 
+# Acquires synchronously, says so, waits for a line on stdin, then calls
+# KillCgroup and CleanupPath on the same capability.
+AFTER_IDLE = textwrap.dedent("""
+    import json, os, sys, gi
+    gi.require_version("LocaldBroker", "1")
+    from gi.repository import GLib, LocaldBroker
+    cap, report = LocaldBroker.Privileged.try_acquire(
+        LocaldBroker.AcquireFlags.NO_INTERACTIVE_AUTHORIZATION, None)
+    locald = os.path.join(os.environ["HOME"], ".locald")
+    os.makedirs(os.path.join(locald, "idle-test", "sub"), exist_ok=True)
+    print("acquired" if cap is not None else "not ready", flush=True)
+    sys.stdin.readline()
+    out = {}
+    for name, call in (("kill", lambda: cap.kill_cgroup("idle-test", None)),
+                       ("cleanup", lambda: cap.cleanup_path(os.path.join(locald, "idle-test"), None))):
+        try:
+            ok, value = call()
+            out[name] = {"ok": ok, "value": value}
+        except GLib.Error as e:
+            out[name] = {"ok": False, "error": e.message}
+    print(json.dumps(out), flush=True)
+""")
+
+
+class ClientAfterIdleExit(unittest.TestCase):
+    """A capability acquired synchronously keeps working after the broker
+    has exited for idleness: its calls re-activate the broker."""
+
+    @classmethod
+    def setUpClass(cls):
+        bt.broker_args("--idle-timeout=2")
+        bt.broker_stop()
+
+    @classmethod
+    def tearDownClass(cls):
+        bt.broker_args()
+        bt.broker_stop()
+
+    def test_calls_after_idle_exit(self):
+        self.assertTrue(bt.call(bt.ALICE, "SetupCgroupRoot").ok)
+        pw = pwd.getpwnam(bt.ALICE)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir, "USER": bt.ALICE,
+               "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+               "GI_TYPELIB_PATH": os.path.join(BUILDDIR, "client"),
+               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+        proc = subprocess.Popen([bt.gi_python() or "/usr/bin/python3", "-c", AFTER_IDLE], env=env,
+                                user=pw.pw_uid, group=pw.pw_gid,
+                                extra_groups=os.getgrouplist(bt.ALICE, pw.pw_gid), cwd=pw.pw_dir,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(proc.stdout.readline().strip(), "acquired")
+            first = bt.broker_pid()
+            self.assertIsNotNone(first)
+            bt.wait_until(lambda: not bt.name_has_owner(), what="the broker to exit when idle")
+            bt.wait_until(lambda: not bt.pid_alive(first), what="the idle broker to exit")
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            result = json.loads(proc.stdout.readline())
+        finally:
+            try:
+                proc.wait(timeout=bt.NO_HANG)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(result["kill"], {"ok": True, "value": 0}, result)
+        self.assertEqual(result["cleanup"], {"ok": True, "value": 2}, result)
+        self.assertNotEqual(bt.broker_pid(), first)
+
+
+FOR_SETUP = textwrap.dedent("""
+    import json, os, gi
+    gi.require_version("LocaldBroker", "1")
+    from gi.repository import GLib, LocaldBroker
+    F = LocaldBroker.AcquireFlags
+    cap = LocaldBroker.Privileged.acquire(F.NO_INTERACTIVE_AUTHORIZATION | F.FOR_SETUP, None)[0]
+    locald = os.path.join(os.environ["HOME"], ".locald")
+    os.makedirs(locald, exist_ok=True)
+    def attempt(name, call):
+        try:
+            call()
+            out.append([name, "ok"])
+        except GLib.Error as e:
+            out.append([name, "not_ready" if e.matches(LocaldBroker.error_quark(),
+                                                       LocaldBroker.Error.NOT_READY) else e.message])
+    out = []
+    attempt("kill", lambda: cap.kill_cgroup("svc", None))
+    attempt("cleanup", lambda: cap.cleanup_path(os.path.join(locald, "gone"), None))
+    attempt("setup", lambda: cap.setup_cgroup_root(None))
+    attempt("kill", lambda: cap.kill_cgroup("svc", None))
+    attempt("cleanup", lambda: cap.cleanup_path(os.path.join(locald, "gone"), None))
+    print(json.dumps(out))
+""")
+
+
+class ClientForSetup(unittest.TestCase):
+    def test_for_setup_only_sets_up(self):
+        # Not set up: FOR_SETUP acquires, but only setup may be called until
+        # it has succeeded.
+        bt.remove_cgroup_root()
+        r = run_as(bt.ALICE, [bt.gi_python() or "/usr/bin/python3", "-c", FOR_SETUP])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), [["kill", "not_ready"], ["cleanup", "not_ready"],
+                                                ["setup", "ok"], ["kill", "ok"], ["cleanup", "ok"]])
+
+
 class ClientAcquisition(unittest.TestCase):
     def test_ready_after_setup(self):
         self.assertTrue(bt.call(bt.ALICE, "SetupCgroupRoot").ok)
