@@ -44,7 +44,7 @@ static const struct
     "locald cgroup root and your delegated subtree." },
   { LOCALD_FIX_INSPECT_BROKER,
     "The broker did not answer as expected. Check its log entries (journalctl -t "
-    "locald-brokerd) and try again." },
+    "locald-brokerd) and that polkit is running (systemctl status polkit), and try again." },
 };
 
 int

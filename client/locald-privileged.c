@@ -229,9 +229,13 @@ report_for_call_error (const GError *error, const char *stage)
     return synthesized_report (LOCALD_PROBLEM_BROKER_INSTALLED,
                                "The broker (dev.locald.Broker1) is not installed or cannot be activated on the system bus.",
                                LOCALD_FIX_INSTALL_BROKER, stage, error);
+  /* Not a refusal: nobody could be asked. Fixing it is not a policy change. */
+  if (g_str_equal (name, "dev.locald.Broker1.Error.AuthorizationUnavailable"))
+    return synthesized_report (LOCALD_PROBLEM_BROKER_POLKIT,
+                               "The broker could not ask polkit whether you are authorized (polkitd is not running or not answering).",
+                               LOCALD_FIX_INSPECT_BROKER, stage, error);
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED)
-      || g_str_equal (name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
-      || g_str_equal (name, "dev.locald.Broker1.Error.AuthorizationUnavailable"))
+      || g_str_equal (name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
     return synthesized_report (LOCALD_PROBLEM_BROKER_AUTHORIZED,
                                "You are not authorized to use the broker (polkit or the bus policy refused the readiness check).",
                                LOCALD_FIX_HOST_POLICY, stage, error);

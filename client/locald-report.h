@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 #define LOCALD_PROBLEM_BROKER_AUTHORIZED  "broker.authorized"
 #define LOCALD_PROBLEM_BROKER_API_VERSION "broker.api_version"
 #define LOCALD_PROBLEM_BROKER_RESPONDING  "broker.responding"
+/* The broker could not ask polkit (polkitd not running or not answering). */
+#define LOCALD_PROBLEM_BROKER_POLKIT      "broker.polkit"
 
 /* Fix keys: stable names of consolidatable remediations. */
 #define LOCALD_FIX_UNSUPPORTED_ENVIRONMENT   "unsupported_environment"

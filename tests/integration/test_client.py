@@ -228,6 +228,21 @@ class ClientAcquisition(unittest.TestCase):
         self.assertEqual(p["fix"], "host_policy_blocks_privileged_helper")
         self.assertEqual(p["evidence"].get("dbus_error"), bt.E_ACCESS_DENIED)
 
+    def test_polkit_down(self):
+        # Nobody refused: polkit could not be asked. Not an authorization
+        # problem, and not the host-policy fix.
+        bt.polkit_stop()
+        try:
+            result = acquire(bt.ALICE)
+        finally:
+            bt.polkit_start()
+        self.assertFalse(result["ready"])
+        p = problem(result, "broker.polkit")
+        self.assertEqual(p["fix"], "inspect_broker")
+        self.assertEqual(p["evidence"].get("dbus_error"), bt.E_AUTH_UNAVAILABLE)
+        self.assertNotIn("broker.authorized", [q["id"] for q in result["problems"]])
+        self.assertNotIn("host_policy_blocks_privileged_helper", result["fixes"])
+
     def test_not_activatable(self):
         with HiddenActivationFile():
             result = acquire(bt.ALICE)

@@ -158,6 +158,25 @@ class Mallory(unittest.TestCase):
         self.assertIn("broker.authorized", ids)
 
 
+class PolkitDown(unittest.TestCase):
+    def tearDown(self):
+        bt.polkit_start()
+
+    def test_polkit_down_is_not_ready(self):
+        # polkit could not be asked: that is not a refusal (3) but a broker
+        # that is not ready (4), with its own problem id.
+        bt.polkit_stop()
+        for args in (["setup"], ["kill", "svc"], ["cleanup", "/home/x/.locald/y"]):
+            r = localdctl(bt.ALICE, *args)
+            self.assertEqual(r.returncode, 4, (args, r.stdout, r.stderr))
+            self.assertIn("broker.polkit", r.stderr)
+            self.assertNotIn("broker.authorized", r.stderr)
+        d = localdctl(bt.ALICE, "doctor", "--json")
+        self.assertEqual(d.returncode, 1)
+        ids = [p["id"] for p in json.loads(d.stdout)["problems"]]
+        self.assertIn("broker.polkit", ids)
+
+
 class Prompt(unittest.TestCase):
     def test_admin_setup_with_password(self):
         bt.remove_cgroup_root()
