@@ -19,13 +19,80 @@
 #include "cleanup-tree.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LOCALD_DIR ".locald"
 
 #define HINT "; pass the absolute, normalized path of an entry inside your .locald directory"
+
+/* Who asked, for the search-permission checks on the way to .locald, and the
+ * path as given, for the one error those checks produce. */
+typedef struct {
+  const char *path;
+  uid_t uid;
+  const gid_t *gids; /* gids[0] is the primary group; may be NULL if n_gids is 0 */
+  gsize n_gids;
+} Caller;
+
+/* The walk to .locald runs as root, which may look into any directory. Had
+ * it reported what it found there, CleanupPath would tell any user whether
+ * entries exist inside directories they cannot search, what they are and who
+ * owns a .locald there. So every directory the walk looks into must be one
+ * the caller could search, and when it is not the answer is this one error,
+ * which names nothing but the path the caller gave. */
+static gboolean
+unreachable (const Caller *caller, GError **error)
+{
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
+               "no .locald directory owned by you is reachable at %s; check the path", caller->path);
+  return FALSE;
+}
+
+/* The kernel's search (x) permission check on a directory, for the caller:
+ * the owner bits if the caller owns it, else the group bits if its group is
+ * one of the caller's, else the other bits; uid 0 may always search.
+ * POSIX ACLs (and capabilities, LSMs) are ignored, which is stricter than the
+ * kernel for what ACLs usually do - grant named users or groups access the
+ * mode bits do not - but not in one corner: with an ACL the group bits are
+ * the ACL mask, so a member of the owning group whose ACL group entry lacks x
+ * but whose mask has it, or a member of a named group denied x while "other"
+ * has it, is let look further than the kernel would let them. Only a
+ * directory owner who sets up such an ACL is affected. */
+static gboolean
+caller_may_search (const struct stat *st, const Caller *caller)
+{
+  if (caller->uid == 0)
+    return TRUE;
+  if (st->st_uid == caller->uid)
+    return (st->st_mode & S_IXUSR) != 0;
+  for (gsize i = 0; i < caller->n_gids; i++)
+    if (st->st_gid == caller->gids[i])
+      return (st->st_mode & S_IXGRP) != 0;
+  return (st->st_mode & S_IXOTH) != 0;
+}
+
+/* Fails (with the one uniform error) unless the caller may search the
+ * directory dir_fd, which is about to be looked into. */
+static gboolean
+check_search (int dir_fd, const Caller *caller, GError **error)
+{
+  struct stat st;
+
+  if (fstat (dir_fd, &st) < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect a directory on the way to %s: %s",
+                   caller->path, g_strerror (errno));
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode) || !caller_may_search (&st, caller))
+    return unreachable (caller, error);
+  return TRUE;
+}
 
 static gboolean
 invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -127,11 +194,58 @@ join_absolute (char **components, guint n)
   return g_string_free (s, FALSE);
 }
 
+/* Resolves target (the contents of a trusted link) from start_fd one
+ * component at a time, never following a symlink and looking only into
+ * directories the caller may search. Returns an O_PATH fd of the directory,
+ * or -ELOOP (a symlink on the way), -ENOENT/-ENOTDIR (nothing there, or not a
+ * directory), -EACCES (a directory the caller may not search) or another
+ * -errno. */
+static int
+resolve_link_target (int start_fd, const char *target, const Caller *caller)
+{
+  g_auto(GStrv) parts = g_strsplit (target, "/", -1);
+  g_auto(BrokerFd) cur = -1;
+
+  cur = fcntl (start_fd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0)
+    return -errno;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_auto(BrokerFd) next = -1;
+      struct stat st;
+
+      if (*parts[i] == '\0' || g_str_equal (parts[i], "."))
+        continue;
+      if (fstat (cur, &st) < 0)
+        return -errno;
+      if (!S_ISDIR (st.st_mode))
+        return -ENOTDIR;
+      if (!caller_may_search (&st, caller))
+        return -EACCES;
+      /* ".." included: the kernel resolves it within our root, as it
+       * would for the caller. */
+      next = openat (cur, parts[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0)
+        return -errno;
+      if (fstat (next, &st) < 0)
+        return -errno;
+      if (S_ISLNK (st.st_mode))
+        return -ELOOP;
+      if (!S_ISDIR (st.st_mode))
+        return -ENOTDIR;
+      broker_fd_clear (&cur);
+      cur = broker_fd_steal (&next);
+    }
+  return broker_fd_steal (&cur);
+}
+
 /* Follows the root-owned symlink link_fd (an O_PATH|O_NOFOLLOW fd) found in
  * the directory dir_fd. The target must resolve without any further symlink,
- * so one trusted link is followed and nothing else. */
+ * so one trusted link is followed and nothing else, and only through
+ * directories the caller may search. */
 static int
-follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GError **error)
+follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, const Caller *caller, GError **error)
 {
   char target[PATH_MAX];
   ssize_t n;
@@ -154,12 +268,13 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GE
 
   /* An absolute target ignores the dirfd; a relative one is resolved from
    * the directory holding the link, exactly as the kernel would. */
-  fd = cleanup_open_no_symlinks (target[0] == '/' ? root_fd : dir_fd, target, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                 CLEANUP_OPEN_ANYWHERE);
+  fd = resolve_link_target (target[0] == '/' ? root_fd : dir_fd, target, caller);
   if (fd >= 0)
     return fd;
 
-  if (fd == -ELOOP)
+  if (fd == -EACCES)
+    unreachable (caller, error);
+  else if (fd == -ELOOP)
     g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
                  "the root-owned symbolic link %s points at '%s', which goes through another symbolic link; "
                  "only a link straight to a real directory is followed - pass the resolved path instead",
@@ -176,12 +291,18 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, GE
 }
 
 /* Opens name in dirfd as O_PATH without following a symlink and fstat()s it
- * into st. A missing entry (or a non-directory on the way) fails with
- * NOT_FOUND: "<shown> <missing>". Returns the fd, or -1 with error set. */
+ * into st, provided the caller may search dirfd (the uniform NOT_FOUND of
+ * unreachable() otherwise). A missing entry (or a non-directory on the way)
+ * fails with NOT_FOUND: "<shown> <missing>". Returns the fd, or -1 with
+ * error set. */
 static int
-open_entry (int dirfd, const char *name, const char *shown, const char *missing, struct stat *st, GError **error)
+open_entry (int dirfd, const char *name, const char *shown, const char *missing, struct stat *st,
+            const Caller *caller, GError **error)
 {
   g_auto(BrokerFd) fd = -1;
+
+  if (!check_search (dirfd, caller, error))
+    return -1;
 
   fd = openat (dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
@@ -203,7 +324,7 @@ open_entry (int dirfd, const char *name, const char *shown, const char *missing,
 /* Opens the directory holding .locald: components[0..n-1] one at a time from
  * "/", following a symlink only when root owns it. Returns an O_PATH fd. */
 static int
-open_prefix (char **components, guint n, GError **error)
+open_prefix (char **components, guint n, const Caller *caller, GError **error)
 {
   g_auto(BrokerFd) root_fd = -1;
   g_auto(BrokerFd) cur = -1;
@@ -228,7 +349,7 @@ open_prefix (char **components, guint n, GError **error)
       struct stat st;
 
       fd = open_entry (cur, components[i], shown, "does not exist, so there is no .locald directory beneath it", &st,
-                       error);
+                       caller, error);
       if (fd < 0)
         return -1;
 
@@ -246,7 +367,7 @@ open_prefix (char **components, guint n, GError **error)
                            shown, (unsigned long) st.st_uid);
               return -1;
             }
-          target_fd = follow_root_symlink (root_fd, cur, fd, shown, error);
+          target_fd = follow_root_symlink (root_fd, cur, fd, shown, caller, error);
           if (target_fd < 0)
             return -1;
           broker_fd_clear (&fd);
@@ -276,12 +397,14 @@ open_prefix (char **components, guint n, GError **error)
 /* Opens .locald in prefix_fd without following a symlink and checks that it
  * is a directory owned by caller_uid. Returns an O_PATH fd. */
 static int
-open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
+open_locald (int prefix_fd, const char *shown, const Caller *caller, GError **error)
 {
+  uid_t caller_uid = caller->uid;
   g_auto(BrokerFd) fd = -1;
   struct stat st;
 
-  fd = open_entry (prefix_fd, LOCALD_DIR, shown, "does not exist; there is nothing to clean up", &st, error);
+  fd = open_entry (prefix_fd, LOCALD_DIR, shown, "does not exist; there is nothing to clean up", &st, caller,
+                   error);
   if (fd < 0)
     return -1;
   if (S_ISLNK (st.st_mode))
@@ -311,8 +434,14 @@ open_locald (int prefix_fd, const char *shown, uid_t caller_uid, GError **error)
 }
 
 gboolean
-cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error)
+cleanup_remove_beneath_locald_for (const char *path,
+                                   uid_t caller_uid,
+                                   const gid_t *caller_gids,
+                                   gsize n_caller_gids,
+                                   guint64 *ret_removed,
+                                   GError **error)
 {
+  const Caller caller = { path, caller_uid, caller_gids, n_caller_gids };
   g_auto(GStrv) components = NULL;
   g_autofree char *locald_shown = NULL;
   g_autofree char *where = NULL;
@@ -322,6 +451,7 @@ cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_
   guint locald, n;
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (caller_gids != NULL || n_caller_gids == 0, FALSE);
 
   if (ret_removed != NULL)
     *ret_removed = 0;
@@ -331,11 +461,11 @@ cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_
   n = g_strv_length (components);
   locald_shown = join_absolute (components, locald + 1);
 
-  prefix_fd = open_prefix (components, locald, error);
+  prefix_fd = open_prefix (components, locald, &caller, error);
   if (prefix_fd < 0)
     return FALSE;
 
-  locald_fd = open_locald (prefix_fd, locald_shown, caller_uid, error);
+  locald_fd = open_locald (prefix_fd, locald_shown, &caller, error);
   if (locald_fd < 0)
     return FALSE;
 
@@ -383,4 +513,72 @@ cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_
     }
 
   return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, ret_removed, error);
+}
+
+/* The groups of uid as the kernel would give them to a login of that user:
+ * the passwd entry's primary group first, then its supplementary groups
+ * (getgrouplist). No passwd entry, or a lookup that fails: no groups, so only
+ * the owner and other bits count - refusing more, never less. */
+static gid_t *
+lookup_groups (uid_t uid, gsize *ret_n)
+{
+  g_autofree char *buf = NULL;
+  g_autofree gid_t *list = NULL;
+  g_autoptr(GArray) gids = NULL;
+  struct passwd pw, *res = NULL;
+  long size;
+  int r, n;
+
+  *ret_n = 0;
+
+  size = sysconf (_SC_GETPW_R_SIZE_MAX);
+  if (size <= 0)
+    size = 1024;
+  for (;;)
+    {
+      buf = g_realloc (buf, (gsize) size);
+      r = getpwuid_r (uid, &pw, buf, (size_t) size, &res);
+      if (r != ERANGE || size >= 1024 * 1024)
+        break;
+      size *= 2;
+    }
+  if (r != 0 || res == NULL)
+    return NULL;
+
+  gids = g_array_new (FALSE, FALSE, sizeof (gid_t));
+  g_array_append_val (gids, pw.pw_gid);
+
+  n = 32;
+  for (guint attempt = 0; attempt < 16; attempt++)
+    {
+      int got = n;
+
+      list = g_renew (gid_t, list, n);
+      if (getgrouplist (pw.pw_name, pw.pw_gid, list, &got) >= 0)
+        {
+          for (int i = 0; i < got; i++)
+            if (list[i] != pw.pw_gid)
+              g_array_append_val (gids, list[i]);
+          break;
+        }
+      /* Too small: got holds the number needed (glibc), else grow. */
+      n = got > n ? got : n * 2;
+      if (n > 65536 + 1)
+        break;
+    }
+
+  *ret_n = gids->len;
+  return (gid_t *) g_array_free (g_steal_pointer (&gids), FALSE);
+}
+
+gboolean
+cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error)
+{
+  g_autofree gid_t *gids = NULL;
+  gsize n_gids = 0;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  gids = lookup_groups (caller_uid, &n_gids);
+  return cleanup_remove_beneath_locald_for (path, caller_uid, gids, n_gids, ret_removed, error);
 }

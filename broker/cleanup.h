@@ -19,10 +19,21 @@ G_BEGIN_DECLS
  * one. BROKER_ERROR_INVALID_ARGS otherwise. */
 gboolean cleanup_validate_path (const char *path, GError **error);
 
-/* Removes the entry at path (a file, a symlink - never its target - or a
+/* caller_gids[0] is the caller's primary group (caller_gids may be NULL when
+ * n_caller_gids is 0).
+ *
+ * Removes the entry at path (a file, a symlink - never its target - or a
  * whole directory tree) after:
  *  - resolving the prefix before the first ".locald" component one component
  *    at a time from "/", following a symlink only when it is owned by root;
+ *  - on the way to ".locald" (each directory of the prefix, a trusted link's
+ *    target included, and the directory holding ".locald"), looking only into
+ *    directories the caller could search: the x bit of the owner, group
+ *    (caller_gids) or other class of the mode, as the kernel picks it; uid 0
+ *    may always search. POSIX ACLs are ignored (see caller_may_search() in
+ *    cleanup.c). Otherwise: BROKER_ERROR_NOT_FOUND "no .locald directory
+ *    owned by you is reachable at <path>; check the path", the same whatever
+ *    lies there, so the call reveals nothing the caller could not see;
  *  - opening ".locald" without following symlinks and checking it is a
  *    directory owned by caller_uid (BROKER_ERROR_NOT_OWNER otherwise);
  *  - walking the rest with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
@@ -32,6 +43,18 @@ gboolean cleanup_validate_path (const char *path, GError **error);
  * (BROKER_ERROR_CROSSES_MOUNT names the entry). A missing ".locald":
  * BROKER_ERROR_NOT_FOUND; a missing target: success with 0 removed.
  * *ret_removed counts entries removed, also on failure. */
+gboolean cleanup_remove_beneath_locald_for (const char *path,
+                                            uid_t caller_uid,
+                                            const gid_t *caller_gids,
+                                            gsize n_caller_gids,
+                                            guint64 *ret_removed,
+                                            GError **error);
+
+/* The same with the caller's groups looked up from the user database
+ * (getpwuid_r() and getgrouplist(), thread-safe): the primary group of the
+ * passwd entry, then the supplementary ones. A uid without a passwd entry has
+ * no groups, so only the owner and other bits count. Prefer the _for variant
+ * with the groups the bus reports for the caller's connection. */
 gboolean cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error);
 
 G_END_DECLS

@@ -301,6 +301,9 @@ class Refusals(Base):
         self.extra_dirs = [bob_proj]
         os.makedirs(os.path.join(bob_proj, ".locald", "t"))
         chown_to(bob_proj, bt.BOB)
+        # Searchable by alice: behind a directory she cannot search the
+        # answer is NotFound, whatever lies there (test_no_oracle_...).
+        os.chmod(bob_proj, 0o755)
         chown_to(os.path.join(bob_proj, ".locald"), bt.BOB)
         write(os.path.join(bob_proj, ".locald", "t", "f"))
         # ... and a plain file named .locald owned by alice.
@@ -318,6 +321,45 @@ class Refusals(Base):
                 self.assert_error(r, E_NOT_OWNER)
         self.assertEqual(snapshot(self.proj), before_self)
         self.assertEqual(snapshot(bob_proj), before_bob)
+
+    def test_no_oracle_through_unsearchable_dirs(self):
+        """The walk to .locald runs as root, but tells alice nothing about
+        what lies in a directory she cannot search: not whether entries
+        exist, not their type, not who owns a .locald there."""
+        bob_proj = tempfile.mkdtemp(prefix="bobsecret.", dir=bt.home_of(bt.BOB))
+        self.extra_dirs = [bob_proj]
+        write(os.path.join(bob_proj, "id_ed25519"))
+        os.makedirs(os.path.join(bob_proj, "dir", ".locald", "t"))
+        os.makedirs(os.path.join(bob_proj, ".locald", "t"))
+        for p in ("", "id_ed25519", "dir", ".locald"):
+            chown_to(os.path.join(bob_proj, p), bt.BOB)
+        # alice's own .locald in there (root could have made it for her).
+        chown_to(os.path.join(bob_proj, "dir", ".locald"), self.user)
+        os.chmod(bob_proj, 0o700)
+        paths = {
+            "locald": os.path.join(bob_proj, ".locald", "t"),
+            "file": os.path.join(bob_proj, "id_ed25519", ".locald", "t"),
+            "own": os.path.join(bob_proj, "dir", ".locald", "t"),
+            "missing": os.path.join(bob_proj, "nope", ".locald", "t"),
+        }
+        before = snapshot(bob_proj)
+        for what, path in paths.items():
+            with self.subTest(what=what):
+                r = bt.call(self.user, "CleanupPath", path)
+                self.assert_error(r, E_NOT_FOUND)
+                # The whole text past the error name is this, nothing else.
+                self.assertEqual(
+                    r.message.split(E_NOT_FOUND + ": ", 1)[-1],
+                    "no .locald directory owned by you is reachable at %s; check the path" % path)
+        self.assertEqual(snapshot(bob_proj), before)
+        # Searchable: the precise answers come back.
+        os.chmod(bob_proj, 0o711)
+        self.assert_error(bt.call(self.user, "CleanupPath", paths["locald"]), E_NOT_OWNER)
+        r = bt.call(self.user, "CleanupPath", paths["file"])
+        self.assert_error(r, E_NOT_FOUND)
+        self.assertIn("is not a directory", r.message)
+        self.assertEqual(self.cleanup_ok(paths["own"]), 1)
+        self.assertFalse(os.path.lexists(paths["own"]))
 
     def test_bob_cannot_clean_alices_tree(self):
         tree = make_root_tree(os.path.join(self.locald, "t"), depth=2)

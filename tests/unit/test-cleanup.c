@@ -31,6 +31,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #define TEST_UID ((uid_t) 4242)
@@ -221,6 +222,25 @@ run_cleanup (const char *path, uid_t caller, guint64 *ret_removed, GError **erro
   gboolean ok;
 
   ok = cleanup_remove_beneath_locald (path, caller, &removed, error);
+  g_assert_cmpuint (count_fds (), ==, before);
+  g_assert_cmpuint (removed, !=, G_MAXUINT64);
+  g_assert_true (ok == (error == NULL || *error == NULL));
+  if (ret_removed != NULL)
+    *ret_removed = removed;
+  return ok;
+}
+
+/* The same through cleanup_remove_beneath_locald_for() with the groups
+ * given, as the daemon calls it with the groups the bus reports. */
+static gboolean
+run_cleanup_for (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, guint64 *ret_removed,
+                 GError **error)
+{
+  guint before = count_fds ();
+  guint64 removed = G_MAXUINT64;
+  gboolean ok;
+
+  ok = cleanup_remove_beneath_locald_for (path, caller, gids, n_gids, &removed, error);
   g_assert_cmpuint (count_fds (), ==, before);
   g_assert_cmpuint (removed, !=, G_MAXUINT64);
   g_assert_true (ok == (error == NULL || *error == NULL));
@@ -1231,6 +1251,237 @@ test_missing (Fixture *f, gconstpointer data)
   g_assert_cmpuint (removed, ==, 0);
 }
 
+/* ---- no oracle: what lies in directories the caller cannot search ---- */
+
+#define SECRET_GID ((gid_t) 4300)
+
+static char *
+unreachable_message (const char *path)
+{
+  return g_strdup_printf ("no .locald directory owned by you is reachable at %s; check the path", path);
+}
+
+/* The call must fail with the one uniform NOT_FOUND that names nothing but
+ * the path as given: no existence, type or owner of anything inside. */
+static void
+assert_unreachable (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, gboolean use_wrapper)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = unreachable_message (path);
+  guint64 removed = 1;
+  gboolean ok;
+
+  g_test_message ("unreachable for uid %u (%" G_GSIZE_FORMAT " groups): %s", (unsigned) caller, n_gids, path);
+  if (use_wrapper)
+    ok = run_cleanup (path, caller, &removed, &error);
+  else
+    ok = run_cleanup_for (path, caller, gids, n_gids, &removed, &error);
+  g_assert_false (ok);
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_cmpuint (removed, ==, 0);
+}
+
+/* The precise error the walk gives where the caller may look. */
+static void
+assert_precise (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, gboolean use_wrapper, int code,
+                const char *needle)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uniform = unreachable_message (path);
+  guint64 removed = 1;
+  gboolean ok;
+
+  g_test_message ("precise for uid %u (%" G_GSIZE_FORMAT " groups): %s", (unsigned) caller, n_gids, path);
+  if (use_wrapper)
+    ok = run_cleanup (path, caller, &removed, &error);
+  else
+    ok = run_cleanup_for (path, caller, gids, n_gids, &removed, &error);
+  g_assert_false (ok);
+  g_test_message ("  -> %s", error->message);
+  g_assert_error (error, BROKER_ERROR, code);
+  g_assert_cmpstr (error->message, !=, uniform);
+  g_assert_nonnull (strstr (error->message, needle));
+  g_assert_cmpuint (removed, ==, 0);
+}
+
+static void
+set_owner_mode (const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+  g_assert_no_errno (lchown (path, uid, gid));
+  g_assert_no_errno (chmod (path, mode));
+}
+
+/* <tmp>/secret: a 0700 directory of OTHER_UID holding a file, a directory
+ * (with a .locald of the caller's in it) and a .locald of OTHER_UID's, plus
+ * root-owned links into it. As root the walk sees it all; the caller must
+ * learn nothing about it unless the mode bits let them search it. */
+static void
+test_no_oracle (Fixture *f, gconstpointer data)
+{
+  g_autofree char *secret = path_join (f->tmp, "secret");
+  g_autofree char *s_file = path_join (secret, "file");
+  g_autofree char *s_dir = path_join (secret, "dir");
+  g_autofree char *s_locald = path_join (secret, ".locald");
+  g_autofree char *s_locald_x = path_join (secret, ".locald/x");
+  g_autofree char *s_dir_locald = path_join (secret, "dir/.locald");
+  g_autofree char *s_dir_locald_x = path_join (secret, "dir/.locald/x");
+  g_autofree char *via_dir = path_join (f->tmp, "via-dir");
+  g_autofree char *via_missing = path_join (f->tmp, "via-missing");
+  g_autofree char *p_locald = g_strconcat (secret, "/.locald/x", NULL);
+  g_autofree char *p_locald_deep = g_strconcat (secret, "/.locald/x/y", NULL);
+  g_autofree char *p_file = g_strconcat (secret, "/file/.locald/x", NULL);
+  g_autofree char *p_dir = g_strconcat (secret, "/dir/.locald/x", NULL);
+  g_autofree char *p_dir_sub = g_strconcat (secret, "/dir/sub/.locald/x", NULL);
+  g_autofree char *p_missing = g_strconcat (secret, "/missing/.locald/x", NULL);
+  g_autofree char *p_via_dir = g_strconcat (via_dir, "/.locald/x", NULL);
+  g_autofree char *p_via_missing = g_strconcat (via_missing, "/.locald/x", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  const gid_t own_only[] = { TEST_UID };
+  const gid_t with_secret[] = { TEST_UID, 100, SECRET_GID };
+  const gid_t secret_primary[] = { SECRET_GID };
+  const char *all[] = { p_locald, p_locald_deep, p_file, p_dir, p_dir_sub, p_missing, p_via_dir, p_via_missing };
+
+  if (!require_root ())
+    return;
+  g_assert_cmpuint (f->caller, ==, TEST_UID);
+
+  g_assert_no_errno (mkdir (secret, 0700));
+  make_file (s_file, OTHER_UID);
+  make_dir (s_dir, OTHER_UID);
+  make_dir (s_locald, OTHER_UID);
+  make_dir (s_locald_x, OTHER_UID);
+  make_dir (s_dir_locald, f->caller);
+  make_file (s_dir_locald_x, f->caller);
+  make_symlink ("secret/dir", via_dir, 0);
+  {
+    /* Absolute, to a name that is not there. */
+    g_autofree char *target = g_strconcat (secret, "/missing", NULL);
+    make_symlink (target, via_missing, 0);
+  }
+  set_owner_mode (secret, OTHER_UID, SECRET_GID, 0700);
+  before = snapshot (f->tmp);
+
+  /* 0700, not the caller's: every path through it looks the same, with
+   * and without groups, through both entry points. */
+  for (gsize i = 0; i < G_N_ELEMENTS (all); i++)
+    {
+      assert_unreachable (all[i], f->caller, NULL, 0, FALSE);
+      assert_unreachable (all[i], f->caller, own_only, G_N_ELEMENTS (own_only), FALSE);
+      assert_unreachable (all[i], f->caller, with_secret, G_N_ELEMENTS (with_secret), FALSE);
+      assert_unreachable (all[i], f->caller, NULL, 0, TRUE); /* TEST_UID: no passwd entry */
+    }
+  /* Group x but the caller not in the group; other x missing. */
+  g_assert_no_errno (chmod (secret, 0750));
+  for (gsize i = 0; i < G_N_ELEMENTS (all); i++)
+    assert_unreachable (all[i], f->caller, own_only, G_N_ELEMENTS (own_only), FALSE);
+  /* In the group, but the group class lacks x: other x does not help,
+   * as with the kernel. */
+  g_assert_no_errno (chmod (secret, 0701));
+  assert_unreachable (p_locald, f->caller, with_secret, G_N_ELEMENTS (with_secret), FALSE);
+  assert_unreachable (p_file, f->caller, secret_primary, G_N_ELEMENTS (secret_primary), FALSE);
+  /* The caller's own directory without owner x: group x does not help. */
+  set_owner_mode (secret, f->caller, SECRET_GID, 0071);
+  assert_unreachable (p_locald, f->caller, with_secret, G_N_ELEMENTS (with_secret), FALSE);
+  assert_unreachable (p_missing, f->caller, NULL, 0, FALSE);
+  set_owner_mode (secret, OTHER_UID, SECRET_GID, 0700);
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_true (exists (s_dir_locald_x));
+
+  /* Where the caller may search, the errors are precise again. */
+  set_owner_mode (secret, OTHER_UID, SECRET_GID, 0711);
+  assert_precise (p_locald, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+  assert_precise (p_locald, f->caller, NULL, 0, TRUE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+  assert_precise (p_file, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "is not a directory");
+  assert_precise (p_missing, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "does not exist");
+  assert_precise (p_dir_sub, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "does not exist");
+  assert_precise (p_via_missing, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "not an existing directory");
+  /* By group: supplementary or primary. */
+  set_owner_mode (secret, OTHER_UID, SECRET_GID, 0710);
+  assert_precise (p_locald, f->caller, with_secret, G_N_ELEMENTS (with_secret), FALSE, BROKER_ERROR_NOT_OWNER,
+                  "owned by uid");
+  assert_precise (p_file, f->caller, secret_primary, G_N_ELEMENTS (secret_primary), FALSE, BROKER_ERROR_NOT_FOUND,
+                  "is not a directory");
+  /* By owner. */
+  set_owner_mode (secret, f->caller, SECRET_GID, 0100);
+  assert_precise (p_locald, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+  /* uid 0 may search anything, as the kernel lets root. */
+  set_owner_mode (secret, OTHER_UID, SECRET_GID, 0700);
+  assert_precise (p_locald, 0, NULL, 0, FALSE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+
+  /* Searchable: the caller's own .locald in there is reachable, through
+   * the directory and through the root-owned link alike. */
+  g_assert_no_errno (chmod (secret, 0711));
+  {
+    g_autoptr(GError) error = NULL;
+    guint64 removed = 0;
+
+    g_assert_true (run_cleanup_for (p_via_dir, f->caller, NULL, 0, &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    g_assert_false (exists (s_dir_locald_x));
+    g_assert_true (run_cleanup (p_dir, f->caller, &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 0);
+  }
+  /* ... but not once the link's target lies behind a directory the caller
+   * cannot search. */
+  g_assert_no_errno (chmod (secret, 0700));
+  assert_unreachable (p_via_dir, f->caller, NULL, 0, FALSE);
+  assert_sentinel_intact (f);
+}
+
+/* The wrapper looks the groups up itself: a user from the passwd database
+ * whose primary group may search a 0710 directory gets precise errors, while
+ * TEST_UID (no passwd entry, so no groups) does not. */
+static void
+test_no_oracle_groups_looked_up (Fixture *f, gconstpointer data)
+{
+  g_autofree char *secret = path_join (f->tmp, "secret");
+  g_autofree char *s_locald = path_join (secret, ".locald");
+  g_autofree char *s_file = path_join (secret, "file");
+  g_autofree char *p_locald = g_strconcat (secret, "/.locald/x", NULL);
+  g_autofree char *p_file = g_strconcat (secret, "/file/.locald/x", NULL);
+  struct passwd *pw = NULL;
+  uid_t user = 0;
+  gid_t group = 0;
+
+  if (!require_root ())
+    return;
+  if (getpwuid (TEST_UID) != NULL)
+    {
+      g_test_skip ("uid 4242 has a passwd entry here");
+      return;
+    }
+  setpwent ();
+  while ((pw = getpwent ()) != NULL)
+    if (pw->pw_uid != 0 && pw->pw_gid != 0 && pw->pw_uid != OTHER_UID)
+      {
+        user = pw->pw_uid;
+        group = pw->pw_gid;
+        break;
+      }
+  endpwent ();
+  if (user == 0)
+    {
+      g_test_skip ("no non-root user with a non-root primary group in the passwd database");
+      return;
+    }
+
+  g_assert_no_errno (mkdir (secret, 0700));
+  make_dir (s_locald, OTHER_UID);
+  make_file (s_file, OTHER_UID);
+  set_owner_mode (secret, OTHER_UID, group, 0710);
+
+  assert_precise (p_locald, user, NULL, 0, TRUE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+  assert_precise (p_file, user, NULL, 0, TRUE, BROKER_ERROR_NOT_FOUND, "is not a directory");
+  assert_unreachable (p_locald, user, NULL, 0, FALSE);
+  assert_unreachable (p_locald, f->caller, NULL, 0, TRUE);
+  assert_unreachable (p_file, f->caller, NULL, 0, TRUE);
+}
+
 /* ---- main ---- */
 
 static void
@@ -1290,6 +1541,8 @@ main (int argc, char **argv)
   ADD ("many-entries", test_many_entries);
   ADD ("deep-tree", test_deep_tree);
   ADD ("missing", test_missing);
+  ADD ("no-oracle", test_no_oracle);
+  ADD ("no-oracle-groups-looked-up", test_no_oracle_groups_looked_up);
 
   return g_test_run ();
 }
