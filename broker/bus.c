@@ -39,6 +39,7 @@ struct BrokerRequest {
   pid_t pid;
   gboolean have_creds;
   gboolean counted_for_uid;
+  GArray *gids; /* the caller's groups from the bus (gid_t), or NULL when it did not say */
   GCancellable *cancellable; /* cancelled when the caller leaves the bus */
 
   /* results, written by the worker, read by the reply */
@@ -104,6 +105,7 @@ request_free (BrokerRequest *req)
   g_free (req->sender);
   g_free (req->argument);
   g_free (req->out_path);
+  g_clear_pointer (&req->gids, g_array_unref);
   selfcheck_report_free (req->out_report);
   g_free (req);
   broker_context_release (ctx);
@@ -200,6 +202,11 @@ kill_work (BrokerRequest *req, GError **error)
 static gboolean
 cleanup_work (BrokerRequest *req, GError **error)
 {
+  /* The caller's groups as the bus saw them at connection time; without
+   * them the cleanup code looks them up in the user database. */
+  if (req->gids != NULL)
+    return cleanup_remove_beneath_locald_for (req->argument, req->uid, (const gid_t *) (gpointer) req->gids->data,
+                                              req->gids->len, &req->out_removed, error);
   return cleanup_remove_beneath_locald (req->argument, req->uid, &req->out_removed, error);
 }
 
@@ -350,9 +357,30 @@ on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
   request_free (req);
 }
 
-/* Reads UnixUserID and ProcessID from a GetConnectionCredentials reply. */
+/* Reads UnixGroupIDs ("au") into a new array of gid_t. */
+static GArray *
+read_group_ids (sd_bus_message *reply)
+{
+  g_autoptr (GArray) gids = g_array_new (FALSE, FALSE, sizeof (gid_t));
+  uint32_t gid;
+  int r;
+
+  if (sd_bus_message_enter_container (reply, 'v', "au") < 0 || sd_bus_message_enter_container (reply, 'a', "u") < 0)
+    return NULL;
+  while ((r = sd_bus_message_read (reply, "u", &gid)) > 0)
+    {
+      gid_t g = (gid_t) gid;
+      g_array_append_val (gids, g);
+    }
+  if (r < 0 || sd_bus_message_exit_container (reply) < 0 || sd_bus_message_exit_container (reply) < 0)
+    return NULL;
+  return g_steal_pointer (&gids);
+}
+
+/* Reads UnixUserID and ProcessID (and UnixGroupIDs, when ret_gids is given)
+ * from a GetConnectionCredentials reply. */
 static gboolean
-parse_credentials (sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid)
+parse_credentials (sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid, GArray **ret_gids)
 {
   gboolean have_uid = FALSE;
   uint32_t value;
@@ -381,6 +409,14 @@ parse_credentials (sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid)
             return FALSE;
           *ret_pid = (pid_t) value;
         }
+      else if (ret_gids != NULL && g_str_equal (key, "UnixGroupIDs"))
+        {
+          GArray *gids = read_group_ids (reply);
+          if (gids == NULL)
+            return FALSE;
+          g_clear_pointer (ret_gids, g_array_unref);
+          *ret_gids = gids;
+        }
       else if (sd_bus_message_skip (reply, "v") < 0)
         return FALSE;
       if (sd_bus_message_exit_container (reply) < 0)
@@ -400,7 +436,7 @@ on_recheck_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
 
   /* Act only for the same caller, still connected, with the same uid: a
    * caller that left (or a name that changed hands) gets nothing done. */
-  if (g_cancellable_is_cancelled (req->cancellable) || !parse_credentials (reply, &uid, &pid) || uid != req->uid)
+  if (g_cancellable_is_cancelled (req->cancellable) || !parse_credentials (reply, &uid, &pid, NULL) || uid != req->uid)
     {
       g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
                                               "The caller disconnected or changed during authorization; nothing "
@@ -441,7 +477,7 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
   BrokerRequest *req = userdata;
   g_autoptr (GError) error = NULL;
 
-  if (!parse_credentials (reply, &req->uid, &req->pid))
+  if (!parse_credentials (reply, &req->uid, &req->pid, &req->gids))
     {
       error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
                            "Could not identify the caller through the bus; the call was refused.");
