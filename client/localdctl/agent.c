@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -16,6 +17,8 @@
 #define AGENT_REGISTER_TIMEOUT_MS 10000
 /* The fd number the agent reports registration on. */
 #define AGENT_NOTIFY_FD 3
+/* How long the agent gets to leave after SIGTERM before SIGKILL. */
+#define AGENT_STOP_TIMEOUT_MS 2000
 
 struct _LocaldctlAgent
 {
@@ -58,6 +61,18 @@ wait_for_close (int fd)
     }
 }
 
+/* In the child, before exec: the agent goes when localdctl goes, even if
+ * localdctl is killed (at the prompt, say) and cannot stop it. If localdctl
+ * is already gone (the parent changed), go now. Async-signal-safe only. */
+static void
+agent_child_setup (gpointer user_data)
+{
+  pid_t parent = (pid_t) GPOINTER_TO_INT (user_data);
+
+  if (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () != parent)
+    raise (SIGTERM);
+}
+
 LocaldctlAgent *
 localdctl_agent_start (GError **error)
 {
@@ -74,6 +89,7 @@ localdctl_agent_start (GError **error)
   /* The agent talks to the user on the terminal we share. */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   g_subprocess_launcher_take_fd (launcher, fds[1], AGENT_NOTIFY_FD);
+  g_subprocess_launcher_set_child_setup (launcher, agent_child_setup, GINT_TO_POINTER ((int) getpid ()), NULL);
   /* Registered for this one process, so it cannot displace a session's own
    * agent; --fallback is left out on purpose: polkitd does not use a
    * fallback agent for a subject outside any logind session (headless hosts,
@@ -96,13 +112,50 @@ localdctl_agent_start (GError **error)
   return agent;
 }
 
+static void
+wait_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  gboolean *flag = user_data;
+
+  *flag = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 void
 localdctl_agent_stop (LocaldctlAgent *agent)
 {
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GSource) timeout = NULL;
+  gboolean done = FALSE, timed_out = FALSE;
+
   if (agent == NULL)
     return;
+  /* SIGTERM, then SIGKILL if the agent has not gone after a while: an agent
+   * stuck (in a prompt, say) must not keep localdctl from exiting. */
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
   g_subprocess_send_signal (agent->process, SIGTERM);
-  g_subprocess_wait (agent->process, NULL, NULL);
+  g_subprocess_wait_async (agent->process, NULL, wait_done_cb, &done);
+  timeout = g_timeout_source_new (AGENT_STOP_TIMEOUT_MS);
+  g_source_set_callback (timeout, set_flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  while (!done && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  if (!done)
+    g_subprocess_force_exit (agent->process);
+  while (!done)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
   g_object_unref (agent->process);
   g_free (agent);
 }

@@ -193,6 +193,47 @@ class Prompt(unittest.TestCase):
         self.assertIn("localdctl: setup failed", screen)
         self.assertFalse(os.path.exists(bt.user_cgroup_path(bt.ADMIN)), screen)
 
+    def test_agent_dies_with_localdctl(self):
+        # localdctl killed at the prompt cannot stop its agent: the agent
+        # must go by itself rather than linger on the terminal. A shell is
+        # the session leader and stays, so no hangup ends the agent instead.
+        bt.remove_cgroup_root()
+        pw = pwd.getpwnam(bt.ADMIN)
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.setgroups(os.getgrouplist(bt.ADMIN, pw.pw_gid))
+                os.setgid(pw.pw_gid)
+                os.setuid(pw.pw_uid)
+                os.chdir(pw.pw_dir)
+                os.execve("/bin/sh", ["sh", "-c", '"$0" setup; sleep 600', LOCALDCTL],
+                          user_env(bt.ADMIN))
+            finally:
+                os._exit(127)
+        agent = None
+        try:
+            seen = b""
+            deadline = time.monotonic() + bt.NO_HANG
+            while b"assword:" not in seen and time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.2)[0]:
+                    seen += os.read(fd, 4096)
+            self.assertIn(b"assword:", seen)
+            def children(p):
+                with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                    return [int(c) for c in f.read().split()]
+            [ctl] = children(pid)
+            [agent] = children(ctl)
+            os.kill(ctl, 9)
+            bt.wait_until(lambda: not bt.pid_alive(agent), what="the agent to exit after localdctl")
+            agent = None
+        finally:
+            if pid is not None:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            if agent is not None and bt.pid_alive(agent):
+                os.kill(agent, 9)
+            os.close(fd)
+
     def test_no_ask_password_in_terminal(self):
         bt.remove_cgroup_root()
         status, screen = localdctl_in_pty(bt.ADMIN, "", "--no-ask-password", "setup")
