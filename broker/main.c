@@ -65,6 +65,21 @@ raise_fd_limit (void)
     }
 }
 
+/* libpolkit warns when it cancels a check that polkitd has already
+ * dropped (the caller left and its agent with it). The daemon cancels on
+ * purpose and fails the call closed either way, so that one message is
+ * debug output, not a warning. Everything else passes through unchanged. */
+static void
+on_library_log (const char *domain, GLogLevelFlags level, const char *message, gpointer user_data)
+{
+  if (message != NULL && g_str_has_prefix (message, "Error cancelling authorization check"))
+    {
+      g_debug ("polkit: %s", message);
+      return;
+    }
+  g_log_default_handler (domain, level, message, user_data);
+}
+
 static gboolean
 on_drain_done (gpointer user_data)
 {
@@ -231,6 +246,7 @@ main (int argc, char **argv)
   int r;
 
   reset_environment ();
+  g_log_set_handler (NULL, G_LOG_LEVEL_WARNING, on_library_log, NULL);
   umask (022); /* cgroup directories must stay traversable for their delegates */
 
   if (!broker_options_parse (&ctx.options, &argc, &argv, &stop, &error))
