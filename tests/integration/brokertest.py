@@ -36,6 +36,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
+BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 BROKERCALL = os.path.join(HERE, "brokercall.py")
 SANDBOX = os.environ.get("LOCALD_SANDBOX") or os.path.join(SRCDIR, "tests", "sandbox", "locald-sandbox")
 INTERFACE_XML = os.path.join(SRCDIR, "dbus", "dev.locald.Broker1.xml")
@@ -438,6 +439,15 @@ def broker_args(*args):
 
 def broker_stop():
     _sandbox("broker-stop")
+
+
+def cgroup_of(pid):
+    """The cgroup2 path of PID (the '0::/a/b' line of /proc/PID/cgroup)."""
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].rstrip("\n")
+    return None
 
 
 def cgroup_mount():

@@ -38,3 +38,7 @@ EXTRA_DIST += \
 if ENABLE_INTEGRATION_TESTS
 TESTS += $(integration_tests)
 endif
+
+# Helper of the KillCgroup "will not empty" test: a process no signal ends.
+check_PROGRAMS += tests/integration/stuck-process
+tests_integration_stuck_process_SOURCES = tests/integration/stuck-process.c

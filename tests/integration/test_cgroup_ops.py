@@ -6,6 +6,7 @@ nothing behind, and callers who try to reach beyond their own subtree."""
 
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -42,13 +43,7 @@ def procs_of(cgroup_dir):
         return {int(x) for x in f.read().split()}
 
 
-def cgroup_of(pid):
-    """The cgroup2 path of PID ('0::/a/b' line of /proc/PID/cgroup)."""
-    with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].rstrip("\n")
-    return None
+cgroup_of = bt.cgroup_of
 
 
 def wait_dead(procs, timeout=5.0):
@@ -365,7 +360,13 @@ class Kill(unittest.TestCase):
 
 
 class KillBusy(unittest.TestCase):
-    """A cgroup that root keeps refilling: Busy within the kill timeout."""
+    """A cgroup that will not empty: Busy within the kill timeout, no hang.
+
+    tests/integration/stuck-process leaves a process in alice's cgroup that
+    sleeps uninterruptibly (state D) on a pipe lock held by a root helper
+    outside her subtree, so no signal can end it until the helper goes.
+    (Refilling a cgroup by moving processes in is no substitute: cgroup.kill
+    outruns migration and the cgroup empties.)"""
 
     TIMEOUT_MS = 1500
 
@@ -387,122 +388,41 @@ class KillBusy(unittest.TestCase):
         r = subprocess.run(["runuser", "-u", bt.ALICE, "--", "mkdir", self.busy],
                            capture_output=True, text=True, timeout=bt.NO_HANG)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.refillers = []
-
-    def tearDown(self):
-        self.stop_refill()
-        bt.remove_cgroup_root()
-
-    # A root "mover": it keeps a pool of its own children and, in a tight
-    # loop, moves the next one from a holding cgroup into busy/ and the one
-    # that has been in busy/ longest back out, so busy/ holds INSIDE live
-    # processes at every instant. A kill takes them all, but they take
-    # longer to die than the mover needs to move a fresh one in, so busy/
-    # never empties. Dead children are reaped (not SIGCHLD=SIG_IGN: a pid in
-    # the pool is never reused by a stranger) and replaced by new forks. The
-    # children wait for EOF on a pipe only the mover holds, so none outlives it.
-    MOVER = r"""
-import collections, os, sys
-busy, hold = sys.argv[1], sys.argv[2]
-INSIDE, POOL = 24, 48
-r, w = os.pipe()
-fin = os.open(os.path.join(busy, "cgroup.procs"), os.O_WRONLY)
-fout = os.open(os.path.join(hold, "cgroup.procs"), os.O_WRONLY)
-os.write(fout, b"0")
-def spawn():
-    pid = os.fork()
-    if pid == 0:
-        os.close(w)
-        os.read(r, 1)
-        os._exit(0)
-    return pid
-reserve = collections.deque(spawn() for _ in range(POOL))
-inside = collections.deque()
-os.write(1, b"ready\n")
-while True:
-    while True:
-        try:
-            dead, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            dead = 0
-        if not dead:
-            break
-        for q in (inside, reserve):
-            if dead in q:
-                q.remove(dead)
-        reserve.append(spawn())
-    if not reserve:
-        continue
-    pid = reserve.popleft()
-    try:
-        os.write(fin, str(pid).encode())
-        inside.append(pid)
-    except OSError:
-        reserve.append(pid)
-        continue
-    if len(inside) > INSIDE:
-        old = inside.popleft()
-        try:
-            os.write(fout, str(old).encode())
-        except OSError:
-            pass
-        reserve.append(old)
-"""
-
-    # Moving a process into a cgroup waits for an RCU grace period (the
-    # threadgroup rwsem), so movers alone cannot outpace cgroup.kill: the
-    # kernel kills and reaps faster than anyone can migrate. The cgroup is
-    # also kept from going away: a second root process creates child cgroups
-    # in busy/ in a tight loop.
-    MKDIRS = r"""
-import os, sys
-busy, i = sys.argv[1], 0
-os.write(1, b"ready\n")
-while True:
-    try:
-        os.mkdir(os.path.join(busy, "k%d" % i))
-    except OSError:
-        pass
-    i += 1
-"""
-
-    def start_refill(self, n=1):
         self.hold = os.path.join(bt.env("LOCALD_SANDBOX_CGROUP_SCRATCH"), "hold-%d" % os.getpid())
         os.makedirs(self.hold, exist_ok=True)
-        for _ in range(n):
-            p = subprocess.Popen([sys.executable, "-c", self.MOVER, self.busy, self.hold],
-                                 stdout=subprocess.PIPE)
-            self.refillers.append(p)
-            self.assertEqual(p.stdout.readline(), b"ready\n")
-        p = subprocess.Popen([sys.executable, "-c", self.MKDIRS, self.busy], stdout=subprocess.PIPE)
-        self.refillers.append(p)
-        self.assertEqual(p.stdout.readline(), b"ready\n")
+        self.holder = None
 
-    def stop_refill(self):
-        for p in self.refillers:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-        self.refillers = []
-        hold = getattr(self, "hold", None)
-        if hold and os.path.isdir(hold):
-            def empty():
-                with open(os.path.join(hold, "cgroup.events")) as f:
-                    return "populated 0" in f.read().splitlines()
-            bt.wait_until(empty, what="the holding cgroup to empty")
-            os.rmdir(hold)
+    def tearDown(self):
+        self.release()
+        bt.remove_cgroup_root()
+        if os.path.isdir(self.hold):
+            bt.wait_until(lambda: not procs_of(self.hold), what="the holder cgroup to empty")
+            os.rmdir(self.hold)
 
-    def test_refilled_cgroup_is_busy(self):
-        self.start_refill()
-        bt.wait_until(lambda: len(procs_of(self.busy)) >= 1, what="the refill loop")
+    def release(self):
+        if self.holder is not None:
+            try:
+                os.kill(self.holder, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.holder = None
+
+    def test_cgroup_that_will_not_empty_is_busy(self):
+        helper = os.path.join(bt.BUILDDIR, "tests", "integration", "stuck-process")
+        r = subprocess.run([helper, self.hold, self.busy], capture_output=True, text=True,
+                           timeout=bt.NO_HANG)
+        if r.returncode == 77:
+            self.skipTest("userfaultfd is not available to build an unkillable process")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.holder, stuck = (int(x) for x in r.stdout.split())
+        self.assertIn(stuck, procs_of(self.busy))
+
         t0 = time.monotonic()
         r = bt.call(bt.ALICE, "KillCgroup", "busy", timeout=30)
         elapsed = time.monotonic() - t0
-        refilled = all(p.poll() is None for p in self.refillers)
-        self.assertTrue(refilled, "a refill process died")
-        self.assertFalse(r.ok, "KillCgroup succeeded on a cgroup refilled in a loop: %r" % (r,))
+        self.assertFalse(r.ok, "KillCgroup succeeded on a cgroup that cannot empty: %r" % (r,))
         self.assertEqual(r.error, E_BUSY, r)
-        self.assertTrue(r.message)
+        self.assertIn("1 process", r.message)
         self.assertGreaterEqual(elapsed, self.TIMEOUT_MS / 1000.0 * 0.9, "gave up early")
         self.assertLess(elapsed, self.TIMEOUT_MS / 1000.0 + 5.0, "took far longer than the kill timeout")
         self.assertTrue(os.path.isdir(self.busy), "a busy cgroup was removed")
@@ -510,13 +430,15 @@ while True:
         if os.path.exists(frozen):
             with open(frozen) as f:
                 self.assertEqual(f.read().strip(), "0", "Busy left the cgroup frozen")
-        # Once the refilling stops, the same call succeeds.
-        self.stop_refill()
+        # The broker still answers others meanwhile.
+        self.assertTrue(bt.call(bt.BOB, "SelfCheck").ok)
+
+        # Once the lock is released the process can die: the same call succeeds.
+        self.release()
         r = bt.call(bt.ALICE, "KillCgroup", "busy")
         self.assertTrue(r.ok, r)
         self.assertFalse(os.path.exists(self.busy))
-        # And the broker still answers.
-        self.assertTrue(bt.call(bt.ALICE, "SelfCheck").ok)
+        self.assertFalse(bt.pid_alive(stuck))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,22 @@ class Interactive(unittest.TestCase):
     def setUp(self):
         bt.remove_cgroup_root()
 
+    def start_pending_setup(self):
+        """carol's interactive SetupCgroupRoot, waiting at her own agent
+        (pkttyagent on a pty nobody types into)."""
+        carol = bt.call_async(bt.CAROL, "SetupCgroupRoot", interactive=True,
+                              timeout=120, start=False)
+        agent = TtyAgent(carol.pid)
+        try:
+            carol.start(carol.request)
+            bt.wait_until(lambda: "dev.locald.broker.setup-cgroup" in agent.read()
+                          or carol.done(),
+                          what="polkitd to hand carol's check to her agent")
+        except BaseException:
+            agent.stop()
+            raise
+        return carol, agent
+
     def assert_nothing_created(self):
         self.assertFalse(os.path.exists(bt.user_cgroup_path(bt.CAROL)),
                          "carol's cgroup was created")
@@ -87,14 +103,8 @@ class Interactive(unittest.TestCase):
         self.assertTrue(bt.call(bt.ALICE, "SelfCheck").ok)
         broker = bt.broker_pid()
 
-        carol = bt.call_async(bt.CAROL, "SetupCgroupRoot", interactive=True,
-                              timeout=120, start=False)
-        agent = TtyAgent(carol.pid)
+        carol, agent = self.start_pending_setup()
         try:
-            carol.start(carol.request)
-            bt.wait_until(lambda: "dev.locald.broker.setup-cgroup" in agent.read()
-                          or carol.done(),
-                          what="polkitd to hand carol's check to her agent")
             self.assertFalse(carol.done(), "carol's call finished without authentication: %r"
                              % (carol.result(0) if carol.done() else None,))
 
@@ -122,14 +132,8 @@ class Interactive(unittest.TestCase):
         broker = bt.broker_pid()
         uid = bt.uid_of(bt.CAROL)
 
-        carol = bt.call_async(bt.CAROL, "SetupCgroupRoot", interactive=True,
-                              timeout=120, start=False)
-        agent = TtyAgent(carol.pid)
+        carol, agent = self.start_pending_setup()
         try:
-            carol.start(carol.request)
-            bt.wait_until(lambda: "dev.locald.broker.setup-cgroup" in agent.read()
-                          or carol.done(),
-                          what="polkitd to hand carol's check to her agent")
             self.assertFalse(carol.done())
             carol.kill()
             bt.wait_until(lambda: bt.audit_lines(method="SetupCgroupRoot", uid=uid),

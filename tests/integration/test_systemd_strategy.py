@@ -68,12 +68,7 @@ def scope_dir(user):
 
 # ------------------------------------------------------------ cgroup helpers
 
-def cgroup_of(pid):
-    with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].rstrip("\n")
-    return None
+cgroup_of = bt.cgroup_of
 
 
 def procs_of(cgroup_dir):
