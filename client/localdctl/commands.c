@@ -441,6 +441,18 @@ out:
       g_printerr ("localdctl: bind: cannot pass the socket as fd 3: %s\n", g_strerror (e));
       return LOCALDCTL_EXIT_FAILURE;
     }
+  /* GSocket made it non-blocking (a flag of the shared open file); systemd
+   * hands over blocking sockets, and servers that expect them block in
+   * accept(). */
+  {
+    int flags = fcntl (LISTEN_FDS_START, F_GETFL);
+    if (flags < 0 || fcntl (LISTEN_FDS_START, F_SETFL, flags & ~O_NONBLOCK) < 0)
+      {
+        int e = errno;
+        g_printerr ("localdctl: bind: cannot make the socket blocking: %s\n", g_strerror (e));
+        return LOCALDCTL_EXIT_FAILURE;
+      }
+  }
   pid_text = g_strdup_printf ("%d", (int) getpid ());
   setenv ("LISTEN_FDS", "1", 1);
   setenv ("LISTEN_PID", pid_text, 1);

@@ -72,12 +72,37 @@ def socket_inodes_of(pid):
     return inodes
 
 
+LOCALDCTL = os.path.join(BUILDDIR, "client", "localdctl", ".libs", "localdctl")
+if not os.path.exists(LOCALDCTL):
+    LOCALDCTL = os.path.join(BUILDDIR, "client", "localdctl", "localdctl")
+
+# A socket-activated server: takes fd 3 as systemd would pass it, checks
+# LISTEN_PID is its own pid, serves one connection.
+ACTIVATED_SERVER = r"""
+import os, socket, sys
+assert os.environ["LISTEN_FDS"] == "1", os.environ.get("LISTEN_FDS")
+assert int(os.environ["LISTEN_PID"]) == os.getpid(), (os.environ["LISTEN_PID"], os.getpid())
+s = socket.socket(fileno=3)
+assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+print("ready", flush=True)
+c, _ = s.accept()
+c.sendall(b"served by pid %d\n" % os.getpid())
+c.close()
+"""
+
+
 def helper_pid(name="dev.locald.Broker1.Net"):
     r = bt.bus_call("GetConnectionUnixProcessID", "s", name)
     return int(r.value[0]) if r.ok else None
 
 
 class BindPort(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # localdctl acquires the capability, which needs a ready broker.
+        bt.remove_cgroup_root()
+        assert bt.call(bt.ALICE, "SetupCgroupRoot").ok
+
     def test_1_loopback_server_accepts(self):
         port = free_privileged_port()
         r = bind_port(bt.ALICE, "127.0.0.1", port)
@@ -197,6 +222,41 @@ polkit.addRule(function(action, subject) {
             fd_op(bt.ALICE, "close", r.fds[0])
         finally:
             bt.remove_rule("05-bindport-details")
+
+    def test_10_localdctl_bind_activates_a_server(self):
+        port = free_privileged_port()
+        pw = pwd.getpwnam(bt.ALICE)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
+               "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+        proc = subprocess.Popen([LOCALDCTL, "--no-ask-password", "bind", "127.0.0.1", str(port), "--",
+                                 "/usr/bin/python3", "-c", ACTIVATED_SERVER],
+                                user=pw.pw_uid, group=pw.pw_gid, env=env, cwd=pw.pw_dir,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = proc.stdout.readline()
+            self.assertEqual(line, b"ready\n", proc.stderr.read() if not line else line)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                self.assertEqual(c.recv(100), b"served by pid %d\n" % proc.pid)
+            self.assertEqual(proc.wait(timeout=bt.NO_HANG), 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def test_11_localdctl_bind_refusals(self):
+        pw = pwd.getpwnam(bt.MALLORY)
+        env = {"PATH": "/usr/bin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+        for user, args, code in ((bt.MALLORY, ["127.0.0.1", "80"], 3), (bt.ALICE, ["127.0.0.1", "99999"], 2),
+                                 (bt.ALICE, ["localhost", "80"], 1), (bt.ALICE, ["127.0.0.1"], 2)):
+            with self.subTest(user=user, args=args):
+                pw = pwd.getpwnam(user)
+                out = subprocess.run([LOCALDCTL, "--no-ask-password", "bind"] + args + ["--", "/bin/true"],
+                                     user=pw.pw_uid, group=pw.pw_gid, env=env, cwd="/",
+                                     stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                     timeout=bt.NO_HANG)
+                self.assertEqual(out.returncode, code, out)
 
     def test_9_helpers_refuse_users(self):
         for name, iface, method, sig, args in (

@@ -87,6 +87,23 @@ def sync(user, names, worker=None):
     return (worker or bt.worker(user)).request(req)
 
 
+BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
+LOCALDCTL = os.path.join(BUILDDIR, "client", "localdctl", ".libs", "localdctl")
+if not os.path.exists(LOCALDCTL):
+    LOCALDCTL = os.path.join(BUILDDIR, "client", "localdctl", "localdctl")
+
+
+def localdctl(user, *args):
+    import pwd
+    pw = pwd.getpwnam(user)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
+           "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+           "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+    return subprocess.run([LOCALDCTL, "--no-ask-password"] + list(args), user=pw.pw_uid, group=pw.pw_gid,
+                          env=env, cwd=pw.pw_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=bt.NO_HANG)
+
+
 def helper_pid():
     r = bt.bus_call("GetConnectionUnixProcessID", "s", "dev.locald.Broker1.Hosts")
     return int(r.value[0]) if r.ok else None
@@ -98,6 +115,9 @@ class Hosts(unittest.TestCase):
         write_hosts(ORIGINAL)
         bt.broker_args("--hosts-file=" + hosts_path())
         bt.broker_stop()
+        # localdctl acquires the capability, which needs a ready broker.
+        bt.remove_cgroup_root()
+        assert bt.call(bt.ALICE, "SetupCgroupRoot").ok
 
     def setUp(self):
         write_hosts(ORIGINAL)
@@ -248,6 +268,25 @@ class Hosts(unittest.TestCase):
         self.assertIn(True, outcomes, "no sync succeeded between the kills")
         # Still serving, and the file is whole.
         self.assertTrue(sync(bt.ALICE, []).ok)
+        self.assertEqual(read_hosts(), ORIGINAL)
+
+    def test_8_localdctl_hosts(self):
+        out = localdctl(bt.ALICE, "hosts", "sync", "one.localhost", "two.test")
+        self.assertEqual((out.returncode, out.stdout), (0, "2\n"), out)
+        self.assertEqual(read_hosts(), ORIGINAL + block(bt.ALICE, ["one.localhost", "two.test"]))
+        out = localdctl(bt.ALICE, "--hosts-file=" + hosts_path(), "hosts", "list")
+        self.assertEqual((out.returncode, out.stdout), (0, "one.localhost\ntwo.test\n"), out)
+        out = localdctl(bt.BOB, "--hosts-file=" + hosts_path(), "--json", "hosts", "list")
+        self.assertEqual((out.returncode, out.stdout.split()), (0, ['{', '"names"', ':', '[]', '}']), out)
+        out = localdctl(bt.BOB, "hosts", "sync", "two.test")
+        self.assertEqual(out.returncode, 1, out)
+        self.assertIn("already claimed", out.stderr)
+        out = localdctl(bt.MALLORY, "hosts", "sync", "m.test")
+        self.assertEqual(out.returncode, 3, out)
+        out = localdctl(bt.ALICE, "hosts", "sync", "bad name.test")
+        self.assertEqual(out.returncode, 1, out)
+        out = localdctl(bt.ALICE, "hosts", "clear")
+        self.assertEqual((out.returncode, out.stdout), (0, "0\n"), out)
         self.assertEqual(read_hosts(), ORIGINAL)
 
     def test_7_bind_mounted_file_is_rewritten_in_place(self):
