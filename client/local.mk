@@ -95,6 +95,7 @@ client_localdctl_localdctl_SOURCES = \
 	broker/broker-error.c broker/broker-error.h broker/fd-util.h
 client_localdctl_localdctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client -DG_LOG_DOMAIN=\"localdctl\" \
 	-DLOCALDCTL_BROKER_PATH=\"$(libexecdir)/locald-brokerd\" \
+	-DLOCALDCTL_HELPER_PATH=\"$(libexecdir)/locald-broker-helper\" \
 	-DLOCALDCTL_ACTIVATION_FILE=\"$(dbussystemservicesdir)/dev.locald.Broker1.service\" \
 	-DLOCALDCTL_BUS_POLICY=\"$(dbuspolicydir)/dev.locald.Broker1.conf\" \
 	-DLOCALDCTL_POLKIT_ACTIONS=\"$(polkitactionsdir)/dev.locald.broker.policy\" \
