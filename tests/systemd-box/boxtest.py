@@ -207,8 +207,19 @@ def bus_owner_pid(name=BUS_NAME):
 SELF_CHECK_FIELDS = ("strategy", "strategy_reason", "mode", "problems", "facts")
 
 
+def assert_broker_startable():
+    """Fails at once when the broker's unit already failed to start in this
+    box: every further activation would start it again, fail again, and
+    leave the caller waiting for the bus's activation timeout (25 s)."""
+    props = unit_show(UNIT, "ActiveState", "Result")
+    if props.get("ActiveState") == "failed":
+        raise AssertionError("%s failed to start (Result=%s); its journal ends:\n%s"
+                             % (UNIT, props.get("Result"), "\n".join(journal(lines=10))))
+
+
 def self_check(user=ALICE):
     """SelfCheck as USER (activating the broker if needed), as a dict."""
+    assert_broker_startable()
     return dict(zip(SELF_CHECK_FIELDS, busctl(user, "SelfCheck")))
 
 

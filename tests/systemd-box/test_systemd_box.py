@@ -141,6 +141,9 @@ class BrokerUnderSystemd(unittest.TestCase):
 class Localdctl(unittest.TestCase):
     """localdctl as users in login sessions, against the installed broker."""
 
+    def setUp(self):
+        boxtest.assert_broker_startable()
+
     def test_status(self):
         for user in (ALICE, MALLORY):
             with self.subTest(user=user):
