@@ -35,10 +35,13 @@ gboolean
 broker_caps_drop (GError **error)
 {
   /* The bounding set goes first: dropping from it needs CAP_SETPCAP, which is
-   * itself dropped below. */
+   * itself dropped below. Under the hardened unit systemd has already cut the
+   * bounding set to the kept ones and withheld CAP_SETPCAP, and the kernel
+   * refuses even a drop of an absent capability without it: only what is
+   * still there is dropped. What cannot be dropped fails the start (closed). */
   for (cap_value_t cap = 0; cap <= (cap_value_t) cap_max_bits () - 1; cap++)
     {
-      if (is_kept (cap) || !CAP_IS_SUPPORTED (cap))
+      if (is_kept (cap) || !CAP_IS_SUPPORTED (cap) || cap_get_bound (cap) == 0)
         continue;
       if (cap_drop_bound (cap) < 0 && errno != EINVAL)
         {

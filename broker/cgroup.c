@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "broker-error.h"
+#include "cleanup-fs.h"
 #include "fd-util.h"
 
 #include <dirent.h>
@@ -16,7 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -268,24 +268,23 @@ open_mount (const CgroupLayout *layout, GError **error)
 int
 cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **error)
 {
-  struct open_how how = {
-    .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
-  };
-  long fd;
+  int fd;
   int e;
 
   g_return_val_if_fail (dirfd >= 0, -1);
   g_return_val_if_fail (path != NULL, -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
+  /* openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV), or the same
+   * rules one component at a time where seccomp (systemd's
+   * RestrictSUIDSGID=) or the kernel answer openat2() with ENOSYS. */
   do
-    fd = syscall (SYS_openat2, dirfd, path, &how, sizeof how);
-  while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+    fd = cleanup_open_no_symlinks (dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, CLEANUP_OPEN_BENEATH);
+  while (fd == -EAGAIN || fd == -EINTR);
   if (fd >= 0)
-    return (int) fd;
+    return fd;
 
-  e = errno;
+  e = -fd;
   switch (e)
     {
     case ENOENT:
@@ -682,7 +681,10 @@ sigkill_cgroup (int fd)
 }
 
 /* Reads cgroup.events and reports whether `key` has `value`. The read also
- * re-arms poll(): kernfs signals POLLPRI on the next change after a read. */
+ * re-arms poll(): kernfs signals POLLPRI on the next change after a read.
+ * A cgroup removed meanwhile (systemd removes a scope's tree as soon as its
+ * last process is gone) answers ENODEV: it is empty, unfrozen and can never
+ * change again, so that counts as the state waited for. */
 static gboolean
 events_has (int events_fd, const char *key, const char *value)
 {
@@ -692,17 +694,17 @@ events_has (int events_fd, const char *key, const char *value)
 
   n = pread (events_fd, buf, sizeof buf - 1, 0);
   if (n < 0)
-    return FALSE;
+    return errno == ENODEV;
   buf[n] = '\0';
   /* no key is a suffix of another, so a substring match is exact */
   return strstr (buf, needle) != NULL;
 }
 
-/* Waits until cgroup.events shows `key value` or until `deadline` (monotonic
- * µs). */
-static gboolean
-wait_events (int events_fd, const char *key, const char *value, gint64 deadline)
+gboolean
+cgroup_events_wait (int events_fd, const char *key, const char *value, gint64 deadline)
 {
+  g_return_val_if_fail (events_fd >= 0 && key != NULL && value != NULL, FALSE);
+
   for (;;)
     {
       struct pollfd pfd = { .fd = events_fd, .events = POLLPRI };
@@ -762,12 +764,13 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
 
           if (fd < 0)
             continue;
-          if (unlinkat (fd, base, AT_REMOVEDIR) < 0 && errno != ENOENT)
+          if (unlinkat (fd, base, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENODEV)
             e = errno;
         }
       if (e == 0)
         {
-          if (unlinkat (parent_fd, top_name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+          /* ENODEV: the parent went too (systemd removed the whole scope). */
+          if (unlinkat (parent_fd, top_name, AT_REMOVEDIR) == 0 || errno == ENOENT || errno == ENODEV)
             return TRUE;
           e = errno;
         }
@@ -860,7 +863,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
        * for the SIGKILL loop cannot grow underneath it. */
       frozen = write_at (top_fd, "cgroup.freeze", "1") == 0;
       if (frozen)
-        wait_events (events_fd, "frozen", "1", MIN (deadline, g_get_monotonic_time () + FREEZE_WAIT_US));
+        cgroup_events_wait (events_fd, "frozen", "1", MIN (deadline, g_get_monotonic_time () + FREEZE_WAIT_US));
     }
 
   for (;;)
@@ -869,7 +872,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
 
       kill_round (top_fd, use_kill_file);
       now = g_get_monotonic_time ();
-      if (wait_events (events_fd, "populated", "0", MIN (deadline, now + KILL_RETRY_SLICE_US)))
+      if (cgroup_events_wait (events_fd, "populated", "0", MIN (deadline, now + KILL_RETRY_SLICE_US)))
         break;
       if (g_get_monotonic_time () >= deadline)
         {

@@ -78,4 +78,9 @@ gboolean cgroup_direct_kill (const CgroupLayout *layout,
                              guint32 *ret_killed,
                              GError **error);
 
+/* Waits until the cgroup.events file open as events_fd shows `key value`
+ * (e.g. "populated 0") or until `deadline` (monotonic µs); FALSE on timeout.
+ * A cgroup removed while waiting counts as reaching the state. */
+gboolean cgroup_events_wait (int events_fd, const char *key, const char *value, gint64 deadline);
+
 G_END_DECLS

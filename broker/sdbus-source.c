@@ -9,6 +9,7 @@ typedef struct {
   GSource base;
   sd_bus *bus;
   gpointer fd_tag;
+  GIOCondition fd_events; /* what fd_tag currently polls for */
   SdBusSourceDisconnected on_disconnect;
   gpointer user_data;
   gboolean disconnected;
@@ -32,7 +33,14 @@ sdbus_source_prepare (GSource *source, gint *timeout_ms)
   events = sd_bus_get_events (s->bus);
   if (events < 0)
     return TRUE; /* let dispatch notice the broken connection */
-  g_source_modify_unix_fd (source, s->fd_tag, (GIOCondition) events);
+  /* Only on a change: g_source_modify_unix_fd() re-registers the fd and
+   * wakes the main loop, so calling it in every prepare() turned each poll
+   * into an immediate return and the idle daemon into a busy loop. */
+  if ((GIOCondition) events != s->fd_events)
+    {
+      g_source_modify_unix_fd (source, s->fd_tag, (GIOCondition) events);
+      s->fd_events = (GIOCondition) events;
+    }
 
   /* sd-bus reports 0 here when it already holds queued messages. */
   if (sd_bus_get_timeout (s->bus, &until_usec) < 0)
@@ -109,7 +117,8 @@ sdbus_source_attach (sd_bus *bus, GMainContext *context, SdBusSourceDisconnected
   s->bus = sd_bus_ref (bus);
   s->on_disconnect = on_disconnect;
   s->user_data = user_data;
-  s->fd_tag = g_source_add_unix_fd (&s->base, sd_bus_get_fd (bus), G_IO_IN);
+  s->fd_events = G_IO_IN;
+  s->fd_tag = g_source_add_unix_fd (&s->base, sd_bus_get_fd (bus), s->fd_events);
   g_source_set_name (&s->base, "sd-bus");
   g_source_attach (&s->base, context);
   g_source_unref (&s->base);

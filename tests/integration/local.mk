@@ -18,7 +18,8 @@ integration_core_tests = \
 	tests/integration/test_bus_policy.py \
 	tests/integration/test_journal.py \
 	tests/integration/test_flood.py \
-	tests/integration/test_systemd_strategy.py
+	tests/integration/test_systemd_strategy.py \
+	tests/integration/test_at_rest.py
 
 # Suites of other areas (client, cgroup, cleanup, localdctl) go here.
 integration_area_tests =

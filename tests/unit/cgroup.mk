@@ -11,6 +11,7 @@ tests_unit_test_cgroup_SOURCES = \
 	tests/unit/test-cgroup-scratch.c tests/unit/test-cgroup-scratch.h \
 	tests/unit/test-privileged.h \
 	broker/cgroup.c broker/cgroup.h broker/fd-util.h \
+	broker/cleanup-fs.c broker/cleanup-fs.h \
 	broker/broker-error.c broker/broker-error.h
 tests_unit_test_cgroup_CFLAGS = $(cgroup_test_cflags)
 tests_unit_test_cgroup_LDFLAGS = $(SANITIZER_CFLAGS)
@@ -24,6 +25,7 @@ tests_unit_test_cgroup_systemd_SOURCES = \
 	tests/unit/test-privileged.h \
 	broker/cgroup-systemd.c broker/cgroup-systemd.h \
 	broker/cgroup.c broker/cgroup.h broker/fd-util.h \
+	broker/cleanup-fs.c broker/cleanup-fs.h \
 	broker/broker-error.c broker/broker-error.h
 tests_unit_test_cgroup_systemd_CFLAGS = $(cgroup_test_cflags) $(SYSTEMD_CFLAGS) \
 	-DPYTHON3=\"$(PYTHON3)\" -DSYSTEMD_MOCK=\"$(abs_top_srcdir)/tests/unit/systemd-manager-mock.py\"

@@ -10,6 +10,7 @@
 
 #include "broker-error.h"
 #include "cgroup.h"
+#include "cleanup-fs.h"
 #include "test-cgroup-scratch.h"
 #include "test-privileged.h"
 
@@ -20,11 +21,15 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -441,6 +446,87 @@ test_kill_tree_freeze_fallback (void)
   run_kill_tree (CGROUP_KILL_FORCE_FREEZE_FALLBACK);
 }
 
+/* What systemd's RestrictSUIDSGID= filter does to openat2(): ENOSYS. Only
+ * the calling (child) process is affected. */
+static void
+deny_openat2_with_enosys (void)
+{
+  struct sock_filter code[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = { .len = G_N_ELEMENTS (code), .filter = code };
+
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+    _exit (3);
+}
+
+/* The kill under a seccomp filter that answers openat2() with ENOSYS, as
+ * under the hardened unit: the fd walk must fall back, not fail. The kill
+ * runs in a child (the filter cannot be removed again); the parent reaps. */
+static void
+test_kill_without_openat2 (void)
+{
+  g_autofree char *path = setup_user (TEST_UID);
+  g_autofree char *dir = user_dir (TEST_UID);
+  g_autofree char *web = g_build_filename (dir, "svc", "web", NULL);
+  pid_t victims[2];
+  pid_t child;
+  int status = 0;
+
+  make_cgroup (web);
+  victims[0] = scratch_spawn_sleep (web, TEST_UID);
+  victims[1] = scratch_spawn_sleep (web, 0);
+
+  child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      g_autoptr (GError) error = NULL;
+      guint32 killed = 0;
+
+      deny_openat2_with_enosys ();
+      if (!cgroup_direct_kill (&layout, TEST_UID, "svc/web", 3000, CGROUP_KILL_DEFAULT, &killed, &error))
+        {
+          g_printerr ("kill failed: %s\n", error->message);
+          _exit (1);
+        }
+      _exit (killed == 2 ? 0 : 2);
+    }
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (victims); i++)
+    assert_reaped_by_sigkill (victims[i]);
+  g_assert_false (g_file_test (web, G_FILE_TEST_EXISTS));
+}
+
+/* systemd removes a scope's cgroup tree as soon as its last process is
+ * gone, possibly while the broker still waits for "populated 0": the read
+ * then fails with ENODEV, which means empty, not "still populated". */
+static void
+test_events_wait_removed_cgroup (void)
+{
+  g_autofree char *path = setup_user (TEST_UID);
+  g_autofree char *dir = user_dir (TEST_UID);
+  g_autofree char *gone = g_build_filename (dir, "gone", NULL);
+  g_autofree char *events = g_build_filename (gone, "cgroup.events", NULL);
+  gint64 start;
+  int fd;
+
+  make_cgroup (gone);
+  fd = open (events, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (g_rmdir (gone), ==, 0);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (cgroup_events_wait (fd, "populated", "0", start + 3 * G_USEC_PER_SEC));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  close (fd);
+}
+
 static void
 test_kill_missing (void)
 {
@@ -515,21 +601,28 @@ test_open_beneath_refuses_symlinks (void)
   dirfd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   g_assert_cmpint (dirfd, >=, 0);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+  /* openat2(), then the one-component-at-a-time fallback used where
+   * openat2() answers ENOSYS: the same refusals either way. */
+  for (int pass = 0; pass < 2; pass++)
     {
-      g_autoptr (GError) error = NULL;
-      g_assert_cmpint (cgroup_open_beneath (dirfd, refused[i], "test path", &error), ==, -1);
-      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+      cleanup_fs_set_openat2_enabled (pass == 0);
+      for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+        {
+          g_autoptr (GError) error = NULL;
+          g_assert_cmpint (cgroup_open_beneath (dirfd, refused[i], "test path", &error), ==, -1);
+          g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
+        }
+      {
+        g_autoptr (GError) error = NULL;
+        int fd = cgroup_open_beneath (dirfd, "real", "test path", &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (fd, >=, 0);
+        close (fd);
+        g_assert_cmpint (cgroup_open_beneath (dirfd, "missing", "test path", &error), ==, -1);
+        g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
+      }
     }
-  {
-    g_autoptr (GError) error = NULL;
-    int fd = cgroup_open_beneath (dirfd, "real", "test path", &error);
-    g_assert_no_error (error);
-    g_assert_cmpint (fd, >=, 0);
-    close (fd);
-    g_assert_cmpint (cgroup_open_beneath (dirfd, "missing", "test path", &error), ==, -1);
-    g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
-  }
+  cleanup_fs_set_openat2_enabled (TRUE);
   close (dirfd);
   g_unlink (link);
   g_unlink (up);
@@ -696,6 +789,8 @@ main (int argc, char **argv)
   g_test_add_func ("/cgroup/setup/delegation-works-unprivileged", test_delegation_works_unprivileged);
   g_test_add_func ("/cgroup/kill/tree", test_kill_tree);
   g_test_add_func ("/cgroup/kill/tree-freeze-fallback", test_kill_tree_freeze_fallback);
+  g_test_add_func ("/cgroup/kill/without-openat2", test_kill_without_openat2);
+  g_test_add_func ("/cgroup/kill/events-wait-removed-cgroup", test_events_wait_removed_cgroup);
   g_test_add_func ("/cgroup/kill/missing", test_kill_missing);
   g_test_add_func ("/cgroup/kill/refuses-hostile", test_kill_refuses_hostile);
   g_test_add_func ("/cgroup/kill/open-beneath-refuses-symlinks", test_open_beneath_refuses_symlinks);
