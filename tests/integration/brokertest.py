@@ -518,14 +518,8 @@ def _broker_log_tail():
 
 def main():
     """Entry point of a test file; see the module docstring."""
-    main_mod = sys.modules["__main__"]
-    main_file = os.path.abspath(main_mod.__file__)
-    if not os.environ.get("LOCALD_SANDBOX_DIR"):
-        reason = _why_not_runnable()
-        if reason:
-            taprun.skip_all(reason)
-        taprun.reexec([SANDBOX, "run", "--", sys.executable, main_file] + sys.argv[1:],
-                      "the sandbox cannot run here (see the log)")
+    main_mod = taprun.enter_world("LOCALD_SANDBOX_DIR", _why_not_runnable, [SANDBOX, "run", "--"],
+                                  "the sandbox cannot run here (see the log)")
     # One extra result per file: the broker never logged a GLib warning or
     # critical (a critical in a root daemon is a bug even when calls work).
     taprun.run_module(main_mod, sys.argv[1:], failure_context=_broker_log_tail,

@@ -3,8 +3,8 @@
 
 Shared by tests/integration/brokertest.py (the sandbox suites) and
 tests/systemd-box/boxtest.py (the systemd box suites). A test file re-runs
-itself inside its throw-away world with reexec(), then run_module() prints
-one TAP line per test method plus one per final check.
+itself inside its throw-away world with enter_world(), then run_module()
+prints one TAP line per test method plus one per final check.
 """
 
 import os
@@ -52,6 +52,21 @@ def reexec(argv, skip_reason):
     if rc == 77:
         skip_all(skip_reason)
     sys.exit(rc)
+
+
+def enter_world(inside_var, why_not_runnable, world_run, skip_reason):
+    """Returns the test file's module, re-running the file first under
+    WORLD_RUN (a world's `run --` command) unless INSIDE_VAR is set, which
+    means it already runs there. why_not_runnable() says why the host cannot
+    have that world (then the file skips), or None."""
+    main_mod = sys.modules["__main__"]
+    if not os.environ.get(inside_var):
+        reason = why_not_runnable()
+        if reason:
+            skip_all(reason)
+        main_file = os.path.abspath(main_mod.__file__)
+        reexec(world_run + [sys.executable, main_file] + sys.argv[1:], skip_reason)
+    return main_mod
 
 
 def log_problems(lines):

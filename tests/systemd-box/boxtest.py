@@ -256,14 +256,8 @@ def _journal_problems():
 
 def main():
     """Entry point of a test file; see the module docstring."""
-    main_mod = sys.modules["__main__"]
-    main_file = os.path.abspath(main_mod.__file__)
-    if not os.environ.get("LOCALD_BOX_DIR"):
-        reason = _why_not_runnable()
-        if reason:
-            taprun.skip_all(reason)
-        taprun.reexec([BOX, "run", "--", sys.executable, main_file] + sys.argv[1:],
-                      "the systemd box cannot run here (see the log)")
+    main_mod = taprun.enter_world("LOCALD_BOX_DIR", _why_not_runnable, [BOX, "run", "--"],
+                                  "the systemd box cannot run here (see the log)")
     print("# box: %s; cgroup controllers: %s" % (
         run_root("systemctl", "--version").out.splitlines()[0],
         os.environ.get("LOCALD_BOX_CONTROLLERS") or "none (the host keeps them on cgroup v1)"))
