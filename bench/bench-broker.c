@@ -11,6 +11,7 @@
 #include "bench-memory.h"
 #include "bench-report.h"
 #include "bench-stats.h"
+#include "client/locald-names.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -72,7 +73,7 @@ once_kill_missing (Bench *b, GError **error)
 static gboolean
 once_polkit_check (Bench *b, GError **error)
 {
-  return bench_polkit_check (b->conn, "dev.locald.broker.kill-cgroup", error);
+  return bench_polkit_check (b->conn, LOCALD_ACTION_KILL_CGROUP, error);
 }
 
 static gboolean

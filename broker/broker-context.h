@@ -10,15 +10,16 @@
 
 #include "cgroup.h"
 #include "options.h"
+#include "client/locald-names.h"
 
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
 G_BEGIN_DECLS
 
-#define BROKER_BUS_NAME "dev.locald.Broker1"
-#define BROKER_OBJECT_PATH "/dev/locald/Broker1"
-#define BROKER_INTERFACE "dev.locald.Broker1"
+#define BROKER_BUS_NAME LOCALD_BROKER_BUS_NAME
+#define BROKER_OBJECT_PATH LOCALD_BROKER_OBJECT_PATH
+#define BROKER_INTERFACE LOCALD_BROKER_INTERFACE
 
 typedef struct {
   BrokerOptions options;

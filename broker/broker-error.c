@@ -3,21 +3,23 @@
 
 #include "broker-error.h"
 
+#include "client/locald-names.h"
+
 G_DEFINE_QUARK (locald-broker-error-quark, broker_error)
 
 static const char *const dbus_names[] = {
-  [BROKER_ERROR_FAILED] = "dev.locald.Broker1.Error.Failed",
-  [BROKER_ERROR_INVALID_ARGS] = "org.freedesktop.DBus.Error.InvalidArgs",
-  [BROKER_ERROR_ACCESS_DENIED] = "org.freedesktop.DBus.Error.AccessDenied",
-  [BROKER_ERROR_INTERACTIVE_REQUIRED] = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
-  [BROKER_ERROR_AUTHORIZATION_UNAVAILABLE] = "dev.locald.Broker1.Error.AuthorizationUnavailable",
-  [BROKER_ERROR_NOT_OWNER] = "dev.locald.Broker1.Error.NotOwner",
-  [BROKER_ERROR_UNSAFE_PATH] = "dev.locald.Broker1.Error.UnsafePath",
-  [BROKER_ERROR_CROSSES_MOUNT] = "dev.locald.Broker1.Error.CrossesMount",
-  [BROKER_ERROR_NOT_FOUND] = "dev.locald.Broker1.Error.NotFound",
-  [BROKER_ERROR_NOT_SET_UP] = "dev.locald.Broker1.Error.NotSetUp",
-  [BROKER_ERROR_UNSUPPORTED] = "dev.locald.Broker1.Error.Unsupported",
-  [BROKER_ERROR_BUSY] = "dev.locald.Broker1.Error.Busy",
+  [BROKER_ERROR_FAILED] = LOCALD_DBUS_ERROR_FAILED,
+  [BROKER_ERROR_INVALID_ARGS] = LOCALD_DBUS_ERROR_INVALID_ARGS,
+  [BROKER_ERROR_ACCESS_DENIED] = LOCALD_DBUS_ERROR_ACCESS_DENIED,
+  [BROKER_ERROR_INTERACTIVE_REQUIRED] = LOCALD_DBUS_ERROR_INTERACTIVE_REQUIRED,
+  [BROKER_ERROR_AUTHORIZATION_UNAVAILABLE] = LOCALD_DBUS_ERROR_AUTHORIZATION_UNAVAILABLE,
+  [BROKER_ERROR_NOT_OWNER] = LOCALD_DBUS_ERROR_NOT_OWNER,
+  [BROKER_ERROR_UNSAFE_PATH] = LOCALD_DBUS_ERROR_UNSAFE_PATH,
+  [BROKER_ERROR_CROSSES_MOUNT] = LOCALD_DBUS_ERROR_CROSSES_MOUNT,
+  [BROKER_ERROR_NOT_FOUND] = LOCALD_DBUS_ERROR_NOT_FOUND,
+  [BROKER_ERROR_NOT_SET_UP] = LOCALD_DBUS_ERROR_NOT_SET_UP,
+  [BROKER_ERROR_UNSUPPORTED] = LOCALD_DBUS_ERROR_UNSUPPORTED,
+  [BROKER_ERROR_BUSY] = LOCALD_DBUS_ERROR_BUSY,
 };
 
 const char *

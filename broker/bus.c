@@ -6,9 +6,11 @@
 #include "audit.h"
 #include "authz.h"
 #include "broker-error.h"
+#include "cgroup-join.h"
 #include "cgroup-systemd.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "client/locald-names.h"
 #include "selfcheck.h"
 
 #include <gio/gio.h>
@@ -174,20 +176,7 @@ setup_work (BrokerRequest *req, GError **error)
   if (!req->ctx->systemd_strategy)
     return cgroup_direct_setup (&req->ctx->layout, req->uid, &req->out_path, error);
 
-  if (!cgroup_systemd_setup (req->uid, req->pid, &req->out_path, error))
-    return FALSE;
-  /* KillCgroup and SelfCheck look for the subtree where the layout says;
-   * a scope systemd put elsewhere would be a subtree nobody can manage. */
-  g_autofree char *expected = cgroup_user_path (&req->ctx->layout, req->uid);
-  if (!g_str_equal (req->out_path, expected))
-    {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "systemd placed the delegated scope at %s, but the broker manages %s; check the broker's "
-                   "--cgroup-root setting",
-                   req->out_path, expected);
-      return FALSE;
-    }
-  return TRUE;
+  return cgroup_systemd_setup (&req->ctx->layout, req->uid, &req->out_path, error);
 }
 
 static gboolean
@@ -197,6 +186,22 @@ kill_work (BrokerRequest *req, GError **error)
     return FALSE;
   return cgroup_direct_kill (&req->ctx->layout, req->uid, req->argument, req->ctx->options.kill_timeout_ms,
                              CGROUP_KILL_DEFAULT, &req->out_killed, error);
+}
+
+static gboolean
+join_work (BrokerRequest *req, GError **error)
+{
+  g_auto (CgroupJoinTarget) target = { .pid = 0, .pidfd = -1 };
+
+  if (!require_cgroup2 (req, error))
+    return FALSE;
+  /* The process that owns the caller's connection, pinned before anything
+   * is created or moved. */
+  if (!cgroup_join_pin (req->pid, req->uid, &target, error))
+    return FALSE;
+  if (req->ctx->systemd_strategy)
+    return cgroup_systemd_join (&req->ctx->layout, req->uid, &target, req->argument, &req->out_path, error);
+  return cgroup_direct_join (&req->ctx->layout, req->uid, &target, req->argument, &req->out_path, error);
 }
 
 static gboolean
@@ -285,6 +290,12 @@ kill_reply (BrokerRequest *req)
 }
 
 static int
+join_reply (BrokerRequest *req)
+{
+  return sd_bus_reply_method_return (req->message, "s", req->out_path);
+}
+
+static int
 cleanup_reply (BrokerRequest *req)
 {
   return sd_bus_reply_method_return (req->message, "t", req->out_removed);
@@ -309,18 +320,26 @@ kill_describe (BrokerRequest *req)
 }
 
 static char *
+join_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("moved pid %d into %s", (int) req->pid, req->out_path);
+}
+
+static char *
 cleanup_describe (BrokerRequest *req)
 {
   return g_strdup_printf ("removed %" G_GUINT64_FORMAT " entr(ies)", req->out_removed);
 }
 
 static const BrokerMethod methods[] = {
-  { "SelfCheck", "dev.locald.broker.self-check", FALSE, NULL, selfcheck_work, selfcheck_reply, selfcheck_describe },
-  { "SetupCgroupRoot", "dev.locald.broker.setup-cgroup", FALSE, NULL, setup_work, setup_reply, setup_describe },
-  { "KillCgroup", "dev.locald.broker.kill-cgroup", TRUE, cgroup_validate_relative, kill_work, kill_reply,
+  { "SelfCheck", LOCALD_ACTION_SELF_CHECK, FALSE, NULL, selfcheck_work, selfcheck_reply, selfcheck_describe },
+  { "SetupCgroupRoot", LOCALD_ACTION_SETUP_CGROUP, FALSE, NULL, setup_work, setup_reply, setup_describe },
+  { "KillCgroup", LOCALD_ACTION_KILL_CGROUP, TRUE, cgroup_validate_relative, kill_work, kill_reply,
     kill_describe },
-  { "CleanupPath", "dev.locald.broker.cleanup-path", TRUE, cleanup_validate_path, cleanup_work, cleanup_reply,
+  { "CleanupPath", LOCALD_ACTION_CLEANUP_PATH, TRUE, cleanup_validate_path, cleanup_work, cleanup_reply,
     cleanup_describe },
+  { "JoinCgroup", LOCALD_ACTION_JOIN_CGROUP, TRUE, cgroup_validate_relative, join_work, join_reply,
+    join_describe },
 };
 
 /* ---- the call pipeline (main thread) ---- */
@@ -570,7 +589,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   if (ctx->in_flight >= BROKER_MAX_CALLS || calls_of_sender (ctx, sender) >= BROKER_MAX_CALLS_PER_SENDER)
     {
       broker_audit (method->name, (uid_t) -1, sender, argument, BROKER_AUDIT_REFUSED, "too many calls in progress");
-      return sd_bus_error_setf (ret_error, "dev.locald.Broker1.Error.Busy",
+      return sd_bus_error_setf (ret_error, LOCALD_DBUS_ERROR_BUSY,
                                 "Too many calls are in progress (at most %d in all, %d per connection); wait for "
                                 "them to finish and retry.",
                                 BROKER_MAX_CALLS, BROKER_MAX_CALLS_PER_SENDER);
@@ -642,6 +661,8 @@ static const sd_bus_vtable broker_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("KillCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("u", killed), method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("CleanupPath", SD_BUS_ARGS ("s", path), SD_BUS_RESULT ("t", removed), method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("JoinCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("s", path), method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("ApiVersion", "u", get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),

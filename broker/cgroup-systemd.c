@@ -7,8 +7,19 @@
  *   Description  "locald delegated cgroup of uid <uid>"
  *   Slice        "locald.slice"
  *   Delegate     true   (systemd leaves the subtree below the scope alone)
- *   PIDs         [caller_pid]  (a scope must start with at least one process)
+ *   PIDs         [keeper pid]
  *   User         "<uid>" (numeric string)
+ *
+ * A scope lives exactly as long as it holds a process: systemd removes it,
+ * and with it the whole delegated subtree, as soon as its last process is
+ * gone. So the scope starts with a keeper of its own, not with the caller
+ * (which exits right after the setup): a root-owned "sleep infinity" with
+ * no capabilities and an empty environment, moved into the root-owned leaf
+ * "<scope>/.keeper" so the scope's top stays free of processes and the user
+ * can still enable controllers for its children (no-internal-process rule).
+ * Names starting with '.' are refused in callers' cgroup paths, so nobody
+ * can join or kill the keeper's cgroup through the broker. A setup finding
+ * the scope without a living keeper gives it a new one.
  *
  * User= is set because on a scope it is what makes systemd chown the
  * delegated cgroup (directory, cgroup.procs, cgroup.subtree_control,
@@ -17,15 +28,25 @@
  * create cgroups in it. A numeric string needs no user database lookup.
  * Older managers that reject User= on scopes fail the call, with systemd's
  * message passed on.
+ *
+ * JoinCgroup moves the caller with AttachProcessesToUnit into a subcgroup
+ * of its scope, after the broker created the missing directories.
  */
 #include "config.h"
 
 #include "cgroup-systemd.h"
 #include "broker-error.h"
+#include "cgroup-private.h"
+#include "fd-util.h"
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <systemd/sd-bus.h>
+#include <unistd.h>
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -33,6 +54,8 @@
 #define SCOPE_IFACE "org.freedesktop.systemd1.Scope"
 #define UNIT_EXISTS_ERROR "org.freedesktop.systemd1.UnitExists"
 #define LOCALD_SLICE "locald.slice"
+#define KEEPER_CGROUP ".keeper"
+#define KEEPER_PROGRAM "/bin/sleep"
 
 /* Bound for one method call and for the start job as a whole. */
 #define SYSTEMD_TIMEOUT_US (10 * G_USEC_PER_SEC)
@@ -88,7 +111,7 @@ on_job_removed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 }
 
 static gboolean
-start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t caller_pid, char **ret_job, gboolean *ret_exists,
+start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t keeper_pid, char **ret_job, gboolean *ret_exists,
              GError **error)
 {
   __attribute__ ((cleanup (sd_bus_message_unrefp))) sd_bus_message *m = NULL;
@@ -109,7 +132,7 @@ start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t caller_pid, char **
                                "Description", "s", description,
                                "Slice", "s", LOCALD_SLICE,
                                "Delegate", "b", 1,
-                               "PIDs", "au", 1, (uint32_t) caller_pid,
+                               "PIDs", "au", 1, (uint32_t) keeper_pid,
                                "User", "s", user);
   if (r >= 0)
     r = sd_bus_message_close_container (m);
@@ -229,8 +252,141 @@ read_control_group (sd_bus *bus, const char *unit, char **ret_cgroup_path, GErro
   return TRUE;
 }
 
+/* Runs in the keeper between fork and exec (plain syscalls only): it must
+ * hold no capability. A root exec would give back the whole bounding set;
+ * with no_new_privs (set by the broker already, and here again so the
+ * keeper never depends on it) an exec grants nothing beyond the empty set. */
+static void
+keeper_child_setup (gpointer user_data)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall (SYS_capset, &header, data) < 0)
+    _exit (127);
+}
+
+/* Starts the keeper. g_spawn_async() without G_SPAWN_DO_NOT_REAP_CHILD
+ * double-forks, so the keeper is nobody's child here and never a zombie. */
+static pid_t
+spawn_keeper (GError **error)
+{
+  const char *argv[] = { KEEPER_PROGRAM, "infinity", NULL };
+  const char *envp[] = { NULL };
+  GPid pid = 0;
+
+  if (!g_spawn_async ("/", (char **) argv, (char **) envp,
+                      G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                      keeper_child_setup, NULL, &pid, error))
+    {
+      g_prefix_error (error, "Cannot start the process that keeps the scope alive: ");
+      return 0;
+    }
+  return (pid_t) pid;
+}
+
+/* The scope's cgroup (as an fd below the mount) when it exists. */
+static int
+open_scope (const CgroupLayout *layout, uid_t uid)
+{
+  g_autofree char *user_path = cgroup_user_path (layout, uid);
+  g_auto (BrokerFd) mount_fd = cgroup_open_mount (layout, NULL);
+
+  if (mount_fd < 0)
+    return -1;
+  return cgroup_open_beneath (mount_fd, user_path + 1, "scope", NULL);
+}
+
+static gboolean
+keeper_alive (int scope_fd)
+{
+  g_auto (BrokerFd) keeper_fd = cgroup_open_node (scope_fd, KEEPER_CGROUP);
+  g_autoptr (GArray) pids = keeper_fd >= 0 ? cgroup_read_pids (keeper_fd) : NULL;
+
+  return pids != NULL && pids->len > 0;
+}
+
+/* Moves the keeper from the scope's top into <scope>/.keeper (root-owned).
+ * Best effort: a keeper left in the top still keeps the scope alive; only
+ * enabling controllers at the top is then refused. */
+static void
+park_keeper (const CgroupLayout *layout, uid_t uid, pid_t keeper)
+{
+  g_auto (BrokerFd) scope_fd = open_scope (layout, uid);
+  g_auto (BrokerFd) keeper_fd = -1;
+  g_autoptr (GError) error = NULL;
+  char pid_text[32];
+  int r;
+
+  if (scope_fd < 0)
+    return;
+  keeper_fd = cgroup_ensure_dir (scope_fd, KEEPER_CGROUP, KEEPER_CGROUP, &error);
+  if (keeper_fd < 0)
+    {
+      g_message ("Keeper of uid %u stays in the scope's top: %s", (unsigned) uid, error->message);
+      return;
+    }
+  g_snprintf (pid_text, sizeof pid_text, "%d", (int) keeper);
+  r = cgroup_write_at (keeper_fd, "cgroup.procs", pid_text);
+  if (r < 0)
+    g_message ("Keeper of uid %u stays in the scope's top: %s", (unsigned) uid, g_strerror (-r));
+}
+
+/* AttachProcessesToUnit(unit, subcgroup, [pid]): systemd moves the process
+ * into the unit's cgroup ("" ) or a subcgroup of a delegated unit. */
+static gboolean
+attach_to_unit (sd_bus *bus, const char *unit, const char *subcgroup, pid_t pid, GError **error)
+{
+  __attribute__ ((cleanup (sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+  int r;
+
+  r = sd_bus_call_method (bus, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "AttachProcessesToUnit", &bus_error,
+                          &reply, "ssau", unit, subcgroup, 1, (uint32_t) pid);
+  if (r < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("systemd could not move process %d into %s%s", (int) pid, unit,
+                                               subcgroup);
+      set_bus_error (error, r, &bus_error, what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+open_manager_bus (sd_bus **ret_bus, GError **error)
+{
+  /* Its own connection: this runs in a worker thread and sd-bus objects
+   * must not be shared across threads. */
+  int r = sd_bus_open_system (ret_bus);
+  if (r < 0)
+    {
+      set_bus_error (error, r, NULL, "Cannot connect to the system bus to reach systemd");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* KillCgroup, JoinCgroup and SelfCheck look for the subtree where the
+ * layout says; a scope systemd put elsewhere would be a subtree nobody can
+ * manage. Clears *cgroup_path when refusing. */
+static gboolean
+check_placement (const CgroupLayout *layout, uid_t uid, char **cgroup_path, GError **error)
+{
+  g_autofree char *expected = cgroup_user_path (layout, uid);
+
+  if (g_str_equal (*cgroup_path, expected))
+    return TRUE;
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
+               "systemd placed the delegated scope at %s, but the broker manages %s; check the broker's "
+               "--cgroup-root setting",
+               *cgroup_path, expected);
+  g_clear_pointer (cgroup_path, g_free);
+  return FALSE;
+}
+
 gboolean
-cgroup_systemd_setup (uid_t uid, pid_t caller_pid, char **ret_cgroup_path, GError **error)
+cgroup_systemd_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error)
 {
   __attribute__ ((cleanup (sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
   __attribute__ ((cleanup (sd_bus_slot_unrefp))) sd_bus_slot *slot = NULL;
@@ -238,27 +394,30 @@ cgroup_systemd_setup (uid_t uid, pid_t caller_pid, char **ret_cgroup_path, GErro
   g_autofree char *unit = NULL;
   g_autofree char *job = NULL;
   gboolean exists = FALSE;
+  pid_t keeper;
   int r;
 
+  g_return_val_if_fail (layout != NULL && layout->mount != NULL, FALSE);
   g_return_val_if_fail (ret_cgroup_path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (uid == (uid_t) -1 || caller_pid <= 0)
+  if (uid == (uid_t) -1)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                   "Cannot create a scope for uid %u and pid %d; both must identify a real caller", (unsigned) uid,
-                   (int) caller_pid);
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "Cannot create a scope for uid %u",
+                   (unsigned) uid);
       return FALSE;
     }
+  if (!open_manager_bus (&bus, error))
+    return FALSE;
+  unit = g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
 
-  /* Its own connection: this runs in a worker thread and sd-bus objects
-   * must not be shared across threads. */
-  r = sd_bus_open_system (&bus);
-  if (r < 0)
-    {
-      set_bus_error (error, r, NULL, "Cannot connect to the system bus to reach systemd");
-      return FALSE;
-    }
+  /* Set up and kept alive already: nothing to ask systemd but where. */
+  {
+    g_auto (BrokerFd) scope_fd = open_scope (layout, uid);
+    if (scope_fd >= 0 && keeper_alive (scope_fd))
+      return read_control_group (bus, unit, ret_cgroup_path, error)
+             && check_placement (layout, uid, ret_cgroup_path, error);
+  }
 
   /* Subscribe before starting the job so its JobRemoved cannot be missed. */
   r = sd_bus_match_signal (bus, &slot, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "JobRemoved", on_job_removed,
@@ -269,11 +428,70 @@ cgroup_systemd_setup (uid_t uid, pid_t caller_pid, char **ret_cgroup_path, GErro
       return FALSE;
     }
 
-  unit = g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
-  if (!start_scope (bus, unit, uid, caller_pid, &job, &exists, error))
+  keeper = spawn_keeper (error);
+  if (keeper <= 0)
     return FALSE;
-  if (!exists && !wait_for_job (bus, results, job, unit, error))
+  if (!start_scope (bus, unit, uid, keeper, &job, &exists, error)
+      || (!exists && !wait_for_job (bus, results, job, unit, error))
+      /* The scope outlived its keeper (the user's own processes hold it):
+       * give it a new one. */
+      || (exists && !attach_to_unit (bus, unit, "", keeper, error))
+      || !read_control_group (bus, unit, ret_cgroup_path, error)
+      || !check_placement (layout, uid, ret_cgroup_path, error))
+    {
+      (void) kill (keeper, SIGKILL);
+      return FALSE;
+    }
+  park_keeper (layout, uid, keeper);
+  return TRUE;
+}
+
+gboolean
+cgroup_systemd_join (const CgroupLayout *layout,
+                     uid_t uid,
+                     const CgroupJoinTarget *target,
+                     const char *cgroup_rel,
+                     char **ret_cgroup_path,
+                     GError **error)
+{
+  __attribute__ ((cleanup (sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
+  g_auto (BrokerFd) mount_fd = -1;
+  g_auto (BrokerFd) subtree_fd = -1;
+  g_auto (BrokerFd) target_fd = -1;
+  g_autofree char *user_path = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *unit = NULL;
+  g_autofree char *subcgroup = NULL;
+
+  g_return_val_if_fail (layout != NULL && layout->mount != NULL, FALSE);
+  g_return_val_if_fail (target != NULL && target->pidfd >= 0, FALSE);
+  g_return_val_if_fail (ret_cgroup_path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!cgroup_validate_relative (cgroup_rel, error))
+    return FALSE;
+  user_path = cgroup_user_path (layout, uid);
+  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
+
+  mount_fd = cgroup_open_mount (layout, error);
+  if (mount_fd < 0)
+    return FALSE;
+  /* Joining never creates the scope: that is SetupCgroupRoot's, which an
+   * administrator may have to approve. */
+  subtree_fd = cgroup_join_open_subtree (mount_fd, layout, uid, error);
+  if (subtree_fd < 0)
+    return FALSE;
+  target_fd = cgroup_join_ensure_path (subtree_fd, cgroup_rel, uid, shown, error);
+  if (target_fd < 0)
     return FALSE;
 
-  return read_control_group (bus, unit, ret_cgroup_path, error);
+  if (!open_manager_bus (&bus, error))
+    return FALSE;
+  unit = g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
+  subcgroup = g_strconcat ("/", cgroup_rel, NULL);
+  if (!attach_to_unit (bus, unit, subcgroup, target->pid, error) || !cgroup_join_still_alive (target, error))
+    return FALSE;
+
+  *ret_cgroup_path = g_steal_pointer (&shown);
+  return TRUE;
 }

@@ -7,6 +7,9 @@
  * systemd knows about it and does not fight over the cgroup tree.
  */
 
+#include "cgroup-join.h"
+#include "cgroup.h"
+
 #include <glib.h>
 #include <sys/types.h>
 
@@ -17,8 +20,19 @@ G_BEGIN_DECLS
 gboolean cgroup_systemd_detect (char **ret_reason);
 
 /* Asks the systemd manager on the system bus for the caller's delegated
- * scope (see cgroup-systemd.c for the unit name and properties), waits for
- * its job, and returns its ControlGroup path. Idempotent. */
-gboolean cgroup_systemd_setup (uid_t uid, pid_t caller_pid, char **ret_cgroup_path, GError **error);
+ * scope (see cgroup-systemd.c for the unit name, its properties and the
+ * keeper process that keeps it alive), waits for its job, and returns its
+ * ControlGroup path. Idempotent; gives a scope without a keeper a new one. */
+gboolean cgroup_systemd_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error);
+
+/* JoinCgroup under systemd: creates <scope>/<cgroup_rel> as needed and asks
+ * systemd to move the pinned process there (AttachProcessesToUnit). A
+ * missing scope is BROKER_ERROR_NOT_SET_UP. Returns the cgroup path. */
+gboolean cgroup_systemd_join (const CgroupLayout *layout,
+                              uid_t uid,
+                              const CgroupJoinTarget *target,
+                              const char *cgroup_rel,
+                              char **ret_cgroup_path,
+                              GError **error);
 
 G_END_DECLS

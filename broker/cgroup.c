@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "cgroup.h"
+#include "cgroup-private.h"
 #include "broker-error.h"
 #include "cleanup-fs.h"
 #include "fd-util.h"
@@ -218,7 +219,26 @@ gboolean
 cgroup_validate_relative (const char *cgroup, GError **error)
 {
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  return validate_relative_path ("cgroup", "svc/web", cgroup, error);
+  if (!validate_relative_path ("cgroup", "svc/web", cgroup, error))
+    return FALSE;
+  /* The broker's own cgroups inside a subtree (the systemd strategy's
+   * keeper) start with '.'; a caller can neither join nor kill them. */
+  for (const char *comp = cgroup;;)
+    {
+      const char *slash = strchr (comp, '/');
+
+      if (comp[0] == '.')
+        {
+          g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                       "The cgroup \"%s\" has a component starting with '.'; such names are reserved for the "
+                       "broker, choose another name",
+                       cgroup);
+          return FALSE;
+        }
+      if (slash == NULL)
+        return TRUE;
+      comp = slash + 1;
+    }
 }
 
 char *
@@ -240,8 +260,8 @@ cgroup_user_path (const CgroupLayout *layout, uid_t uid)
 
 /* ------------------------------------------------------------- fd helpers */
 
-static int
-open_mount (const CgroupLayout *layout, GError **error)
+int
+cgroup_open_mount (const CgroupLayout *layout, GError **error)
 {
   g_auto(BrokerFd) fd = -1;
   struct statfs sfs;
@@ -307,8 +327,8 @@ cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **err
 }
 
 /* Reads a whole (small, pseudo) file below dirfd. -errno on failure. */
-static int
-read_at (int dirfd, const char *name, char **ret)
+int
+cgroup_read_at (int dirfd, const char *name, char **ret)
 {
   g_auto(BrokerFd) fd = -1;
   g_autoptr (GString) buf = g_string_new (NULL);
@@ -334,8 +354,8 @@ read_at (int dirfd, const char *name, char **ret)
 
 /* One write(2) of `value` to a cgroup interface file: the kernel takes each
  * write as one command. -errno on failure. */
-static int
-write_at (int dirfd, const char *name, const char *value)
+int
+cgroup_write_at (int dirfd, const char *name, const char *value)
 {
   g_auto(BrokerFd) fd = -1;
   size_t len = strlen (value);
@@ -356,8 +376,8 @@ write_at (int dirfd, const char *name, const char *value)
 
 /* mkdir (if needed) and open one cgroup directory below parent_fd, refusing
  * anything that is not a directory of the same file system. */
-static int
-ensure_cgroup_dir (int parent_fd, const char *name, const char *shown_path, GError **error)
+int
+cgroup_ensure_dir (int parent_fd, const char *name, const char *shown_path, GError **error)
 {
   g_auto(BrokerFd) fd = -1;
   struct stat parent_st, st;
@@ -418,7 +438,7 @@ enable_controllers (int fd, const char *shown_path)
   g_autofree char *available = NULL;
   g_auto (GStrv) names = NULL;
 
-  if (read_at (fd, "cgroup.controllers", &available) < 0)
+  if (cgroup_read_at (fd, "cgroup.controllers", &available) < 0)
     return;
   names = g_strsplit_set (g_strstrip (available), " \n", -1);
   for (char **n = names; *n != NULL; n++)
@@ -429,7 +449,7 @@ enable_controllers (int fd, const char *shown_path)
       if (**n == '\0')
         continue;
       cmd = g_strconcat ("+", *n, NULL);
-      r = write_at (fd, "cgroup.subtree_control", cmd);
+      r = cgroup_write_at (fd, "cgroup.subtree_control", cmd);
       if (r < 0)
         g_debug ("cgroup %s: controller %s not enabled: %s", shown_path, *n, g_strerror (-r));
     }
@@ -439,8 +459,8 @@ enable_controllers (int fd, const char *shown_path)
  * children) and the files through which it moves processes and distributes
  * controllers. The group is left as it is: the files are 0644, so only the
  * owner gains write access and nothing depends on the user database. */
-static gboolean
-delegate_to (int fd, uid_t uid, const char *shown_path, GError **error)
+gboolean
+cgroup_delegate_to (int fd, uid_t uid, const char *shown_path, GError **error)
 {
   static const char *const files[] = { "cgroup.procs", "cgroup.subtree_control", "cgroup.threads" };
   int e;
@@ -514,7 +534,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
   if (!cgroup_validate_root (layout->root, error))
     return FALSE;
 
-  cur = open_mount (layout, error);
+  cur = cgroup_open_mount (layout, error);
   if (cur < 0)
     return FALSE;
 
@@ -525,7 +545,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
       g_auto(BrokerFd) next = -1;
 
       g_string_append_printf (shown, "/%s", *c);
-      next = ensure_cgroup_dir (cur, *c, shown->str, error);
+      next = cgroup_ensure_dir (cur, *c, shown->str, error);
       if (next < 0 || !ensure_root_owned (next, shown->str, error))
         return FALSE;
       enable_controllers (next, shown->str);
@@ -536,9 +556,9 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
   user_name = cgroup_user_name (layout, uid);
   g_string_append_printf (shown, "/%s", user_name);
   {
-    g_auto(BrokerFd) user_fd = ensure_cgroup_dir (cur, user_name, shown->str, error);
+    g_auto(BrokerFd) user_fd = cgroup_ensure_dir (cur, user_name, shown->str, error);
 
-    if (user_fd < 0 || !delegate_to (user_fd, uid, shown->str, error))
+    if (user_fd < 0 || !cgroup_delegate_to (user_fd, uid, shown->str, error))
       return FALSE;
     enable_controllers (user_fd, shown->str);
   }
@@ -552,8 +572,8 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
 /* A new open file description for a cgroup below top_fd ("" is top_fd
  * itself). Not dup(): a dup shares the directory offset, so a second readdir
  * through it would see nothing. */
-static int
-open_node (int top_fd, const char *rel)
+int
+cgroup_open_node (int top_fd, const char *rel)
 {
   if (rel[0] == '\0')
     return openat (top_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -571,7 +591,7 @@ collect_tree (int top_fd)
   for (guint i = 0; i < nodes->len; i++)
     {
       const char *rel = nodes->pdata[i];
-      int fd = open_node (top_fd, rel);
+      int fd = cgroup_open_node (top_fd, rel);
       DIR *dir;
       struct dirent *de;
 
@@ -595,13 +615,13 @@ collect_tree (int top_fd)
 }
 
 /* The pids listed in cgroup.procs of one cgroup. */
-static GArray *
-read_pids (int fd)
+GArray *
+cgroup_read_pids (int fd)
 {
   g_autofree char *text = NULL;
   GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
 
-  if (read_at (fd, "cgroup.procs", &text) < 0)
+  if (cgroup_read_at (fd, "cgroup.procs", &text) < 0)
     return pids;
   for (char *p = text; *p != '\0';)
     {
@@ -628,12 +648,12 @@ count_procs (int top_fd, GPtrArray *nodes)
 
   for (guint i = 0; i < nodes->len; i++)
     {
-      g_auto(BrokerFd) fd = open_node (top_fd, nodes->pdata[i]);
+      g_auto(BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
       g_autoptr (GArray) pids = NULL;
 
       if (fd < 0)
         continue;
-      pids = read_pids (fd);
+      pids = cgroup_read_pids (fd);
       total += pids->len;
     }
   return total;
@@ -656,14 +676,14 @@ pid_listed (GArray *pids, pid_t pid)
 static void
 sigkill_cgroup (int fd)
 {
-  g_autoptr (GArray) before = read_pids (fd);
+  g_autoptr (GArray) before = cgroup_read_pids (fd);
   g_autoptr (GArray) after = NULL;
   g_autofree int *pidfds = g_new (int, before->len + 1);
 
   for (guint i = 0; i < before->len; i++)
     pidfds[i] = (int) syscall (SYS_pidfd_open, g_array_index (before, pid_t, i), 0);
 
-  after = read_pids (fd);
+  after = cgroup_read_pids (fd);
   for (guint i = 0; i < before->len; i++)
     {
       pid_t pid = g_array_index (before, pid_t, i);
@@ -732,13 +752,13 @@ kill_round (int top_fd, gboolean use_kill_file)
 {
   g_autoptr (GPtrArray) nodes = NULL;
 
-  if (use_kill_file && write_at (top_fd, "cgroup.kill", "1") == 0)
+  if (use_kill_file && cgroup_write_at (top_fd, "cgroup.kill", "1") == 0)
     return;
 
   nodes = collect_tree (top_fd);
   for (guint i = 0; i < nodes->len; i++)
     {
-      g_auto(BrokerFd) fd = open_node (top_fd, nodes->pdata[i]);
+      g_auto(BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
       if (fd >= 0)
         sigkill_cgroup (fd);
     }
@@ -760,7 +780,7 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
           const char *rel = nodes->pdata[i];
           g_autofree char *dir = g_path_get_dirname (rel);
           g_autofree char *base = g_path_get_basename (rel);
-          g_auto(BrokerFd) fd = open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
+          g_auto(BrokerFd) fd = cgroup_open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
 
           if (fd < 0)
             continue;
@@ -824,7 +844,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
   shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
   *ret_killed = 0;
 
-  mount_fd = open_mount (layout, error);
+  mount_fd = cgroup_open_mount (layout, error);
   if (mount_fd < 0)
     return FALSE;
 
@@ -835,7 +855,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
 
   parent_rel = g_path_get_dirname (cgroup_rel);
   top_name = g_path_get_basename (cgroup_rel);
-  parent_fd = g_str_equal (parent_rel, ".") ? open_node (user_fd, "")
+  parent_fd = g_str_equal (parent_rel, ".") ? cgroup_open_node (user_fd, "")
                                             : cgroup_open_beneath (user_fd, parent_rel, "cgroup", &local_error);
   if (parent_fd < 0)
     goto open_failed;
@@ -861,7 +881,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
     {
       /* Frozen processes cannot fork or exit on their own, so the list read
        * for the SIGKILL loop cannot grow underneath it. */
-      frozen = write_at (top_fd, "cgroup.freeze", "1") == 0;
+      frozen = cgroup_write_at (top_fd, "cgroup.freeze", "1") == 0;
       if (frozen)
         cgroup_events_wait (events_fd, "frozen", "1", MIN (deadline, g_get_monotonic_time () + FREEZE_WAIT_US));
     }
@@ -881,7 +901,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
 
           /* Do not leave survivors frozen behind a failed call. */
           if (frozen)
-            (void) write_at (top_fd, "cgroup.freeze", "0");
+            (void) cgroup_write_at (top_fd, "cgroup.freeze", "0");
           g_set_error (error, BROKER_ERROR, BROKER_ERROR_BUSY,
                        "The cgroup %s still holds %u process(es) after %u ms of killing; something keeps moving "
                        "processes into it or they cannot die (uninterruptible sleep). Stop whatever starts them and "
@@ -897,7 +917,7 @@ cgroup_direct_kill (const CgroupLayout *layout,
       /* A cgroup that stays behind must not stay frozen: whatever is moved
        * into it later would freeze too. */
       if (frozen)
-        (void) write_at (top_fd, "cgroup.freeze", "0");
+        (void) cgroup_write_at (top_fd, "cgroup.freeze", "0");
       return FALSE;
     }
 

@@ -34,7 +34,8 @@ gboolean cgroup_validate_root (const char *root, GError **error);
 /* Checks a caller-supplied cgroup relative to the caller's subtree (KillCgroup
  * argument): non-empty, not absolute, no "..", ".", empty components, trailing
  * '/', control characters, components longer than NAME_MAX or named
- * "cgroup.*"; at most 4096 bytes. BROKER_ERROR_INVALID_ARGS otherwise. */
+ * "cgroup.*" or starting with '.' (reserved for the broker's own cgroups);
+ * at most 4096 bytes. BROKER_ERROR_INVALID_ARGS otherwise. */
 gboolean cgroup_validate_relative (const char *cgroup, GError **error);
 
 /* The name of the caller's delegated subtree inside the root: "user-<uid>",

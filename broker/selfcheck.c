@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "selfcheck.h"
+#include "client/locald-names.h"
 
 #include "caps.h"
 
@@ -72,7 +73,7 @@ probe_capabilities (SelfCheckReport *report)
 
   set_fact (report, "capabilities", described);
   if (*missing != '\0')
-    add_problem (report, "privilege.capabilities", "critical", "host_policy_blocks_privileged_helper",
+    add_problem (report, LOCALD_PROBLEM_PRIVILEGE_CAPABILITIES, "critical", LOCALD_FIX_HOST_POLICY,
                  "The broker lacks capabilities it needs; the host or its service manager withholds them.",
                  "missing", missing, "current", described, NULL);
 }
@@ -88,7 +89,7 @@ probe_cgroup_writable (SelfCheckReport *report, int parent_fd, const char *paren
   if (mkdirat (parent_fd, name, 0755) < 0)
     {
       int saved = errno;
-      add_problem (report, "cgroup.root_writable", "critical", "host_policy_blocks_privileged_helper",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_ROOT_WRITABLE, "critical", LOCALD_FIX_HOST_POLICY,
                    "The broker cannot create cgroups: the cgroup hierarchy is read-only or withheld from it.",
                    "path", parent_path, "error", g_strerror (saved), NULL);
       return;
@@ -99,7 +100,7 @@ probe_cgroup_writable (SelfCheckReport *report, int parent_fd, const char *paren
   if (unlinkat (parent_fd, name, AT_REMOVEDIR) < 0)
     {
       int saved = errno;
-      add_problem (report, "cgroup.root_writable", "critical", "host_policy_blocks_privileged_helper",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_ROOT_WRITABLE, "critical", LOCALD_FIX_HOST_POLICY,
                    "The broker created a probe cgroup but could not remove it.", "path", parent_path, "probe", name,
                    "error", g_strerror (saved), NULL);
       return;
@@ -119,7 +120,7 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
 
   if (layout->mount == NULL)
     {
-      add_problem (report, "cgroup.v2", "critical", "unsupported_environment",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_V2, "critical", LOCALD_FIX_UNSUPPORTED_ENVIRONMENT,
                    "No cgroup v2 hierarchy is mounted; locald needs cgroup v2.", "mountinfo", "/proc/self/mountinfo",
                    NULL);
       return;
@@ -133,7 +134,7 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
   if (mount_fd < 0)
     {
       int saved = errno;
-      add_problem (report, "cgroup.v2", "critical", "unsupported_environment",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_V2, "critical", LOCALD_FIX_UNSUPPORTED_ENVIRONMENT,
                    "The cgroup v2 hierarchy cannot be opened.", "path", layout->mount, "error", g_strerror (saved),
                    NULL);
       return;
@@ -146,7 +147,7 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
       g_autofree char *full = g_build_filename (layout->mount, layout->root, NULL);
       int writable_fd = open (layout->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-      add_problem (report, "cgroup.root_ready", "critical", "run_admin_setup",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_ROOT_READY, "critical", LOCALD_FIX_RUN_ADMIN_SETUP,
                    "The locald cgroup root does not exist yet; an administrator needs to run the setup once.",
                    "path", full, "error", g_strerror (saved), NULL);
       if (writable_fd >= 0)
@@ -170,13 +171,13 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
 
   set_fact (report, "user_cgroup", user_path);
   if (fstatat (root_fd, user_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    add_problem (report, "cgroup.user_delegated", "critical", "run_admin_setup",
+    add_problem (report, LOCALD_PROBLEM_CGROUP_USER_DELEGATED, "critical", LOCALD_FIX_RUN_ADMIN_SETUP,
                  "Your delegated cgroup does not exist yet; run the setup (it needs an administrator once).", "path",
                  user_path, "uid", uid_text, NULL);
   else if (!S_ISDIR (st.st_mode) || st.st_uid != input->caller_uid)
     {
       g_autofree char *owner = g_strdup_printf ("%u", (unsigned) st.st_uid);
-      add_problem (report, "cgroup.user_delegated", "critical", "run_admin_setup",
+      add_problem (report, LOCALD_PROBLEM_CGROUP_USER_DELEGATED, "critical", LOCALD_FIX_RUN_ADMIN_SETUP,
                    "Your cgroup exists but is not delegated to you; running the setup again repairs it.", "path",
                    user_path, "uid", uid_text, "owner", owner, NULL);
     }

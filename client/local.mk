@@ -27,6 +27,7 @@ client_pkgincludedir = $(includedir)/locald-broker-1
 client_pkginclude_HEADERS = \
 	client/locald-broker.h \
 	client/locald-error.h \
+	client/locald-names.h \
 	client/locald-report.h \
 	client/locald-privileged.h
 client_liblocald_broker_la_SOURCES = \

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "client/locald-error-private.h"
+#include "client/locald-names.h"
 
 G_DEFINE_QUARK (locald-error-quark, locald_error)
 
@@ -14,18 +15,18 @@ static const struct
   LocaldError code;
   const char *dbus_name;
 } error_names[] = {
-  { LOCALD_ERROR_FAILED, "dev.locald.Broker1.Error.Failed" },
-  { LOCALD_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied" },
-  { LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" },
-  { LOCALD_ERROR_INVALID_ARGS, "org.freedesktop.DBus.Error.InvalidArgs" },
-  { LOCALD_ERROR_AUTHORIZATION_UNAVAILABLE, "dev.locald.Broker1.Error.AuthorizationUnavailable" },
-  { LOCALD_ERROR_NOT_OWNER, "dev.locald.Broker1.Error.NotOwner" },
-  { LOCALD_ERROR_UNSAFE_PATH, "dev.locald.Broker1.Error.UnsafePath" },
-  { LOCALD_ERROR_CROSSES_MOUNT, "dev.locald.Broker1.Error.CrossesMount" },
-  { LOCALD_ERROR_NOT_FOUND, "dev.locald.Broker1.Error.NotFound" },
-  { LOCALD_ERROR_NOT_SET_UP, "dev.locald.Broker1.Error.NotSetUp" },
-  { LOCALD_ERROR_UNSUPPORTED, "dev.locald.Broker1.Error.Unsupported" },
-  { LOCALD_ERROR_BUSY, "dev.locald.Broker1.Error.Busy" },
+  { LOCALD_ERROR_FAILED, LOCALD_DBUS_ERROR_FAILED },
+  { LOCALD_ERROR_ACCESS_DENIED, LOCALD_DBUS_ERROR_ACCESS_DENIED },
+  { LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, LOCALD_DBUS_ERROR_INTERACTIVE_REQUIRED },
+  { LOCALD_ERROR_INVALID_ARGS, LOCALD_DBUS_ERROR_INVALID_ARGS },
+  { LOCALD_ERROR_AUTHORIZATION_UNAVAILABLE, LOCALD_DBUS_ERROR_AUTHORIZATION_UNAVAILABLE },
+  { LOCALD_ERROR_NOT_OWNER, LOCALD_DBUS_ERROR_NOT_OWNER },
+  { LOCALD_ERROR_UNSAFE_PATH, LOCALD_DBUS_ERROR_UNSAFE_PATH },
+  { LOCALD_ERROR_CROSSES_MOUNT, LOCALD_DBUS_ERROR_CROSSES_MOUNT },
+  { LOCALD_ERROR_NOT_FOUND, LOCALD_DBUS_ERROR_NOT_FOUND },
+  { LOCALD_ERROR_NOT_SET_UP, LOCALD_DBUS_ERROR_NOT_SET_UP },
+  { LOCALD_ERROR_UNSUPPORTED, LOCALD_DBUS_ERROR_UNSUPPORTED },
+  { LOCALD_ERROR_BUSY, LOCALD_DBUS_ERROR_BUSY },
   { LOCALD_ERROR_SERVICE_UNKNOWN, "org.freedesktop.DBus.Error.ServiceUnknown" },
   { LOCALD_ERROR_TIMED_OUT, "org.freedesktop.DBus.Error.NoReply" },
 };

@@ -18,9 +18,9 @@
 
 G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
 
-#define BROKER_NAME      "dev.locald.Broker1"
-#define BROKER_PATH      "/dev/locald/Broker1"
-#define BROKER_INTERFACE "dev.locald.Broker1"
+#define BROKER_NAME      LOCALD_BROKER_BUS_NAME
+#define BROKER_PATH      LOCALD_BROKER_OBJECT_PATH
+#define BROKER_INTERFACE LOCALD_BROKER_INTERFACE
 
 /* A human may be typing a password while a call waits. */
 #define TIMEOUT_INTERACTIVE_MS (5 * 60 * 1000)
@@ -938,4 +938,73 @@ locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint6
   sync_call_begin (&call);
   locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &call.result);
   return locald_privileged_cleanup_path_finish (self, sync_call_wait (&call), out_removed, error);
+}
+
+/* ---- JoinCgroup ---------------------------------------------------------- */
+
+/**
+ * locald_privileged_join_cgroup_async:
+ * @self: a #LocaldPrivileged
+ * @cgroup: a cgroup relative to the caller's subtree, e.g. "svc/web"
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Moves the calling process (the one that owns @self's bus connection)
+ * into @cgroup below its delegated subtree, creating what is missing. Its
+ * children are born there afterwards. Fails with %LOCALD_ERROR_NOT_SET_UP
+ * when the subtree has not been set up.
+ */
+void
+locald_privileged_join_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (cgroup != NULL);
+  method_call_async (self, locald_privileged_join_cgroup_async, "JoinCgroup", "cgroup", cgroup,
+                     cancellable, callback, user_data);
+}
+
+/**
+ * locald_privileged_join_cgroup_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the cgroup joined, as in
+ *   /proc/self/cgroup (e.g. "/locald/user-1000/svc/web")
+ */
+char *
+locald_privileged_join_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error)
+{
+  char *path = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_join_cgroup_async, NULL);
+  if (!method_call_finish (result, error, "(s)", &path))
+    return NULL;
+  return path;
+}
+
+/**
+ * locald_privileged_join_cgroup:
+ * @self: a #LocaldPrivileged
+ * @cgroup: a cgroup relative to the caller's subtree, e.g. "svc/web"
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the cgroup joined, as in
+ *   /proc/self/cgroup
+ */
+char *
+locald_privileged_join_cgroup (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
+                               GError **error)
+{
+  g_auto(SyncCall) call = { NULL, NULL };
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  g_return_val_if_fail (cgroup != NULL, NULL); /* the async call would never complete */
+  sync_call_begin (&call);
+  locald_privileged_join_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
+  return locald_privileged_join_cgroup_finish (self, sync_call_wait (&call), error);
 }

@@ -112,4 +112,17 @@ gboolean locald_privileged_cleanup_path_finish (LocaldPrivileged    *self,
                                                 guint64             *out_removed,
                                                 GError             **error);
 
+char    *locald_privileged_join_cgroup        (LocaldPrivileged    *self,
+                                               const char          *cgroup,
+                                               GCancellable        *cancellable,
+                                               GError             **error);
+void     locald_privileged_join_cgroup_async  (LocaldPrivileged    *self,
+                                               const char          *cgroup,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+char    *locald_privileged_join_cgroup_finish (LocaldPrivileged    *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+
 G_END_DECLS

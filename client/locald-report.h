@@ -9,23 +9,7 @@
 
 G_BEGIN_DECLS
 
-/* Problem ids the client itself reports, for failures that happen before
- * the broker's SelfCheck can answer. The broker's own ids (cgroup.v2,
- * cgroup.root_ready, ...) come through unchanged. */
-#define LOCALD_PROBLEM_BROKER_INSTALLED   "broker.installed"
-#define LOCALD_PROBLEM_BROKER_AUTHORIZED  "broker.authorized"
-#define LOCALD_PROBLEM_BROKER_API_VERSION "broker.api_version"
-#define LOCALD_PROBLEM_BROKER_RESPONDING  "broker.responding"
-/* The broker could not ask polkit (polkitd not running or not answering). */
-#define LOCALD_PROBLEM_BROKER_POLKIT      "broker.polkit"
-
-/* Fix keys: stable names of consolidatable remediations. */
-#define LOCALD_FIX_UNSUPPORTED_ENVIRONMENT   "unsupported_environment"
-#define LOCALD_FIX_INSTALL_BROKER            "install_broker"
-#define LOCALD_FIX_UPGRADE_BROKER            "upgrade_broker"
-#define LOCALD_FIX_HOST_POLICY               "host_policy_blocks_privileged_helper"
-#define LOCALD_FIX_RUN_ADMIN_SETUP           "run_admin_setup"
-#define LOCALD_FIX_INSPECT_BROKER            "inspect_broker"
+#include "locald-names.h"
 
 /**
  * LocaldProblem:

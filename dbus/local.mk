@@ -2,7 +2,7 @@
 dbusinterfaces_DATA = dbus/dev.locald.Broker1.xml
 dbuspolicy_DATA = dbus/dev.locald.Broker1.conf
 dbussystemservices_DATA = dbus/dev.locald.Broker1.service
-systemdsystemunit_DATA = dbus/locald-brokerd.service
+systemdsystemunit_DATA = dbus/locald-brokerd.service dbus/locald.slice
 
 # Substituted at make time so $(libexecdir) is fully expanded.
 dbus_edit = $(SED) -e 's|@libexecdir[@]|$(libexecdir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' -e 's|@VERSION[@]|$(VERSION)|g'
@@ -15,5 +15,6 @@ EXTRA_DIST += \
 	dbus/dev.locald.Broker1.xml \
 	dbus/dev.locald.Broker1.conf \
 	dbus/dev.locald.Broker1.service.in \
-	dbus/locald-brokerd.service.in
+	dbus/locald-brokerd.service.in \
+	dbus/locald.slice
 CLEANFILES += dbus/dev.locald.Broker1.service dbus/locald-brokerd.service

@@ -2,7 +2,9 @@
 /* doctor, setup, kill, cleanup: acquire the capability, call, render. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "client/localdctl/agent.h"
 #include "client/localdctl/commands.h"
@@ -325,4 +327,45 @@ int
 localdctl_cmd_cleanup (const LocaldctlOptions *opts, const char *path)
 {
   return run_count_command (opts, "cleanup", cleanup_call, path, "removed");
+}
+
+int
+localdctl_cmd_run (const LocaldctlOptions *opts, const char *cgroup, char **command)
+{
+  Session s;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *joined = NULL;
+  int code = LOCALDCTL_EXIT_OK;
+
+  session_init (&s, opts);
+  cap = session_acquire (&s, &code);
+  if (cap == NULL)
+    goto out;
+
+  joined = locald_privileged_join_cgroup (cap, cgroup, NULL, &error);
+  if (joined == NULL && session_should_retry (&s, cap, error))
+    {
+      g_clear_error (&error);
+      joined = locald_privileged_join_cgroup (cap, cgroup, NULL, &error);
+    }
+  if (joined == NULL)
+    code = report_call_error (&s, "run", error);
+out:
+  session_finish (&s);
+  if (joined == NULL)
+    return code;
+
+  /* This process is in the cgroup now; the command takes its place (same
+   * pid), so it and everything it starts live there. The bus connection
+   * and the agent are gone by now (close-on-exec, session_finish). */
+  if (opts->verbose)
+    g_printerr ("localdctl: joined %s\n", joined);
+  g_clear_object (&cap);
+  execvp (command[0], command);
+  {
+    int e = errno;
+    g_printerr ("localdctl: cannot run %s: %s\n", command[0], g_strerror (e));
+    return e == ENOENT ? LOCALDCTL_EXIT_NOT_FOUND : LOCALDCTL_EXIT_CANNOT_EXEC;
+  }
 }

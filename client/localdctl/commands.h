@@ -15,3 +15,5 @@ int localdctl_cmd_doctor (const LocaldctlOptions *opts);
 int localdctl_cmd_setup (const LocaldctlOptions *opts);
 int localdctl_cmd_kill (const LocaldctlOptions *opts, const char *cgroup);
 int localdctl_cmd_cleanup (const LocaldctlOptions *opts, const char *path);
+/* Joins CGROUP (JoinCgroup), then replaces itself with COMMAND. */
+int localdctl_cmd_run (const LocaldctlOptions *opts, const char *cgroup, char **command);

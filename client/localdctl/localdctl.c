@@ -18,10 +18,12 @@ static const char summary[] =
   "  setup             Create the locald cgroup root and your delegated subtree\n"
   "  kill CGROUP       Kill every process in CGROUP (relative to your subtree)\n"
   "  cleanup PATH      Remove a tree beneath a .locald directory you own\n"
+  "  run CGROUP -- CMD...  Move into CGROUP (below your subtree) and run CMD there\n"
   "  status            Check that the installation is whole and consistent\n"
   "\n"
   "Exit status: 0 ok, 1 failure or critical problem, 2 usage error,\n"
-  "3 not authorized, 4 broker not ready.";
+  "3 not authorized, 4 broker not ready; run: CMD's own status, or 126\n"
+  "(CMD cannot be run) or 127 (CMD not found).";
 
 static int
 usage_error (GOptionContext *context, const char *message)
@@ -79,6 +81,11 @@ main (int argc, char **argv)
   if (g_str_equal (command, "cleanup") && n_args == 1 && *args[1] != '\0')
     return localdctl_cmd_cleanup (&opts, args[1]);
 
+  if (g_str_equal (command, "run") && n_args >= 2 && *args[1] != '\0')
+    return localdctl_cmd_run (&opts, args[1], args + 2);
+
+  if (g_str_equal (command, "run"))
+    return usage_error (context, "run takes a cgroup relative to your subtree and a command: run CGROUP -- CMD...");
   if (g_str_equal (command, "kill"))
     return usage_error (context, "kill takes exactly one argument, a cgroup relative to your subtree");
   if (g_str_equal (command, "cleanup"))

@@ -59,8 +59,8 @@ check_activation (Check *c)
     }
   name = g_key_file_get_string (kf, "D-BUS Service", "Name", NULL);
   exec = g_key_file_get_string (kf, "D-BUS Service", "Exec", NULL);
-  if (g_strcmp0 (name, "dev.locald.Broker1") != 0)
-    c->detail = g_strdup ("Name= is not dev.locald.Broker1");
+  if (g_strcmp0 (name, LOCALD_BROKER_BUS_NAME) != 0)
+    c->detail = g_strdup ("Name= is not " LOCALD_BROKER_BUS_NAME);
   else if (exec == NULL || !g_shell_parse_argv (exec, NULL, &argv, NULL))
     c->detail = g_strdup ("no usable Exec=");
   else if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
@@ -75,13 +75,13 @@ check_activation (Check *c)
 int
 localdctl_cmd_status (const LocaldctlOptions *opts)
 {
-  static const char *const policy_needles[] = { "dev.locald.Broker1", NULL };
+  static const char *const policy_needles[] = { LOCALD_BROKER_BUS_NAME, NULL };
   static const char *const action_needles[] = {
-    "dev.locald.broker.self-check", "dev.locald.broker.setup-cgroup",
-    "dev.locald.broker.kill-cgroup", "dev.locald.broker.cleanup-path", NULL
+    LOCALD_ACTION_SELF_CHECK, LOCALD_ACTION_SETUP_CGROUP, LOCALD_ACTION_KILL_CGROUP,
+    LOCALD_ACTION_CLEANUP_PATH, LOCALD_ACTION_JOIN_CGROUP, NULL
   };
-  static const char *const unit_needles[] = { "BusName=dev.locald.Broker1", NULL };
-  static const char *const xml_needles[] = { "interface name=\"dev.locald.Broker1\"", NULL };
+  static const char *const unit_needles[] = { "BusName=" LOCALD_BROKER_BUS_NAME, NULL };
+  static const char *const xml_needles[] = { "interface name=\"" LOCALD_BROKER_INTERFACE "\"", NULL };
   Check checks[6] = { 0 };
   g_autoptr(LocaldReport) report = NULL;
   g_autoptr(LocaldPrivileged) cap = NULL;

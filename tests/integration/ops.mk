@@ -8,9 +8,16 @@
 #   test_cleanup_ops.py  CleanupPath (root-owned trees, ownership, invalid and
 #                        overlong paths, symlinks, a swap race, bind mounts)
 
+#   test_join.py         JoinCgroup (delegated directories, refusals, pinning)
+#   test_locald_flow.py  locald's lane end to end as a user (tests/flow/)
+
 integration_ops_tests = \
 	tests/integration/test_cgroup_ops.py \
-	tests/integration/test_cleanup_ops.py
+	tests/integration/test_cleanup_ops.py \
+	tests/integration/test_join.py \
+	tests/integration/test_locald_flow.py
+
+EXTRA_DIST += tests/flow/locald-flow.py tests/flow/flowdriver.py
 
 EXTRA_DIST += $(integration_ops_tests)
 

@@ -81,6 +81,15 @@ def move(pid, cgroup_dir):
         f.write(str(pid))
 
 
+def keeper_of(user):
+    """The keeper process in USER's scope (<scope>/.keeper), or None."""
+    try:
+        pids = procs_of(os.path.join(scope_dir(user), ".keeper"))
+    except FileNotFoundError:
+        return None
+    return pids.pop() if len(pids) == 1 else None
+
+
 def destroy_cgroup(path):
     """Kills everything below PATH, waits until empty, rmdirs bottom-up."""
     if not os.path.isdir(path):
@@ -269,7 +278,12 @@ class Setup(Base):
         props = call["properties"]
         self.assertEqual(props.get("Slice"), "locald.slice", props)
         self.assertIs(props.get("Delegate"), True, props)
-        self.assertEqual(props.get("PIDs"), [caller], props)
+        # The scope starts with a keeper of its own, not with the caller
+        # (which exits right away: systemd would then remove the scope).
+        keeper = keeper_of(bt.ALICE)
+        self.assertIsNotNone(keeper, "no keeper in the scope")
+        self.assertEqual(props.get("PIDs"), [keeper], props)
+        self.assertNotEqual(keeper, caller)
         self.assertEqual(props.get("User"), str(uid), props)
         self.assertTrue(props.get("Description"), props)
         self.assertEqual([c["name"] for c in self.mock.calls("GetUnit")], [unit_of(bt.ALICE)])
@@ -277,7 +291,9 @@ class Setup(Base):
         # What came of it: a real scope cgroup, delegated to alice, holding the caller.
         d = scope_dir(bt.ALICE)
         self.assertTrue(os.path.isdir(d), d)
-        self.assertEqual(where, scope_cgroup(bt.ALICE), "the caller is not in its scope")
+        self.assertNotEqual(where, scope_cgroup(bt.ALICE), "the caller was moved into its scope")
+        self.assertEqual(procs_of(d), set(), "processes in the scope's top")
+        self.assertEqual(os.stat(os.path.join(d, ".keeper")).st_uid, 0)
         for name in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
             with self.subTest(file=name or "."):
                 self.assertEqual(os.stat(os.path.join(d, name)).st_uid, uid)
@@ -293,14 +309,15 @@ class Setup(Base):
         self.assertNotIn("cgroup.user_delegated", ids)
         self.assertEqual(r.value[4].get("user_cgroup"), scope_cgroup(bt.ALICE))
 
-        # Idempotent: the unit exists (UnitExists), the same cgroup comes back.
+        # Idempotent: the scope is kept alive, so only its place is asked for.
         inode = os.stat(d).st_ino
         r = bt.call(bt.ALICE, "SetupCgroupRoot")
         self.assertTrue(r.ok, r)
         self.assertEqual(r.value, [scope_cgroup(bt.ALICE)])
         starts = self.mock.calls("StartTransientUnit")
-        self.assertEqual([c["outcome"] for c in starts], ["created", "exists"])
+        self.assertEqual([c["outcome"] for c in starts], ["created"])
         self.assertEqual(len(self.mock.calls("GetUnit")), 2)
+        self.assertEqual(keeper_of(bt.ALICE), keeper)
         self.assertEqual(os.stat(d).st_ino, inode, "the scope was recreated")
         self.assertNotIn(bt.worker(bt.ALICE).pid, procs_of(d),
                          "an existing scope took in the second caller")
@@ -392,10 +409,13 @@ class Misplaced(Base):
         self.assertEqual(r.error, E_FAILED, r)
         self.assertIn(misplaced, r.message)
         self.assertIn(scope_cgroup(bt.ALICE), r.message)
-        # The "systemd" did its part (scope created there, caller moved in);
-        # the broker created and killed nothing.
+        # The "systemd" did its part (scope created there, the keeper moved
+        # in); the broker created nothing, and took its keeper back.
         self.assertEqual(self.mock.calls("StartTransientUnit")[0]["outcome"], "created")
-        self.assertEqual(where, misplaced)
+        self.assertNotEqual(where, misplaced)
+        misplaced_procs = os.path.join(bt.cgroup_mount(), misplaced.lstrip("/"))
+        bt.wait_until(lambda: not any(bt.pid_alive(p) for p in procs_of(misplaced_procs)),
+                      what="the keeper of the refused scope to be killed")
         self.assertFalse(os.path.exists(slice_dir()), "the broker created the slice anyway")
         self.assertTrue(bt.wait_for_audit(method="SetupCgroupRoot", uid=uid, result="error"),
                         "no audit line for the refused setup")

@@ -10,7 +10,8 @@ tests_unit_test_cgroup_SOURCES = \
 	tests/unit/test-cgroup.c \
 	tests/unit/test-cgroup-scratch.c tests/unit/test-cgroup-scratch.h \
 	tests/unit/test-privileged.h \
-	broker/cgroup.c broker/cgroup.h broker/fd-util.h \
+	broker/cgroup.c broker/cgroup.h broker/cgroup-private.h broker/fd-util.h \
+	broker/cgroup-join.c broker/cgroup-join.h \
 	broker/cleanup-fs.c broker/cleanup-fs.h \
 	broker/broker-error.c broker/broker-error.h
 tests_unit_test_cgroup_CFLAGS = $(cgroup_test_cflags)
@@ -24,7 +25,8 @@ tests_unit_test_cgroup_systemd_SOURCES = \
 	tests/unit/test-cgroup-scratch.c tests/unit/test-cgroup-scratch.h \
 	tests/unit/test-privileged.h \
 	broker/cgroup-systemd.c broker/cgroup-systemd.h \
-	broker/cgroup.c broker/cgroup.h broker/fd-util.h \
+	broker/cgroup.c broker/cgroup.h broker/cgroup-private.h broker/fd-util.h \
+	broker/cgroup-join.c broker/cgroup-join.h \
 	broker/cleanup-fs.c broker/cleanup-fs.h \
 	broker/broker-error.c broker/broker-error.h
 tests_unit_test_cgroup_systemd_CFLAGS = $(cgroup_test_cflags) $(SYSTEMD_CFLAGS) \

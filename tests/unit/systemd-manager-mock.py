@@ -5,8 +5,8 @@
 # exists because systemd cannot run as PID 1 on the build and test machines
 # (PID 1 is not systemd there), so the broker's systemd strategy cannot be
 # tested against the real thing. It implements just what that strategy uses:
-# StartTransientUnit (scopes), the JobRemoved signal, GetUnit and the Scope's
-# ControlGroup property. Users:
+# StartTransientUnit (scopes), AttachProcessesToUnit, the JobRemoved signal,
+# GetUnit and the Scope's ControlGroup property. Users:
 #   - tests/unit/test-cgroup-systemd (a private allow-all bus it starts);
 #   - tests/integration/test_systemd_strategy.py (the sandbox's bus with the
 #     real broker policy plus tests/sandbox/systemd-mock.conf, which lets
@@ -69,6 +69,11 @@ MANAGER_XML = """
     <method name="GetUnit">
       <arg type="s" direction="in"/>
       <arg type="o" direction="out"/>
+    </method>
+    <method name="AttachProcessesToUnit">
+      <arg type="s" direction="in"/>
+      <arg type="s" direction="in"/>
+      <arg type="au" direction="in"/>
     </method>
     <signal name="JobRemoved">
       <arg type="u"/>
@@ -250,11 +255,35 @@ class Mock:
             return
         invocation.return_value(GLib.Variant("(o)", (unit_object_path(name),)))
 
+    def attach_processes(self, sender, params, invocation):
+        """Like systemd: the unit must exist, a subcgroup must already exist
+        below its cgroup (systemd does not create it), and the pids move."""
+        name, subcgroup, pids = params.unpack()
+        entry = {"method": GLib.Variant("s", "AttachProcessesToUnit"), "name": GLib.Variant("s", name),
+                 "subcgroup": GLib.Variant("s", subcgroup), "pids": GLib.Variant("au", pids),
+                 "sender": GLib.Variant("s", sender or "")}
+        self.record(entry)
+        if name not in self.units:
+            invocation.return_dbus_error("org.freedesktop.systemd1.NoSuchUnit", "Unit %s not loaded." % name)
+            return
+        target = os.path.join(self.args.cgroup_mount, self.units[name].lstrip("/"), subcgroup.lstrip("/"))
+        try:
+            for pid in pids:
+                with open(os.path.join(target, "cgroup.procs"), "w") as f:
+                    f.write("%d" % pid)
+        except OSError as e:
+            invocation.return_dbus_error("org.freedesktop.DBus.Error.Failed",
+                                         "Failed to attach %s to %s%s: %s" % (pids, name, subcgroup, e))
+            return
+        invocation.return_value(None)
+
     def on_call(self, conn, sender, path, iface, method, params, invocation):
         if method == "StartTransientUnit":
             self.start_transient_unit(sender, params, invocation)
         elif method == "GetUnit":
             self.get_unit(sender, params, invocation)
+        elif method == "AttachProcessesToUnit":
+            self.attach_processes(sender, params, invocation)
         else:
             invocation.return_dbus_error("org.freedesktop.DBus.Error.UnknownMethod", method)
 

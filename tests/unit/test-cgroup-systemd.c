@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "broker-error.h"
+#include "cgroup-join.h"
 #include "cgroup-systemd.h"
 #include "cgroup.h"
 #include "test-cgroup-scratch.h"
@@ -24,6 +25,7 @@
 
 #define TEST_UID ((uid_t) 4242)
 #define FAIL_UID ((uid_t) 4343)
+#define NOBODY_UID ((uid_t) 4444) /* never set up */
 
 static char *cgroup_mount;
 static char *scratch_name;
@@ -188,6 +190,65 @@ test_detect (void)
   g_assert_cmpint (booted, ==, g_file_test ("/run/systemd/system", G_FILE_TEST_IS_DIR));
 }
 
+static CgroupLayout layout;
+
+static gboolean
+calls_include (GPtrArray *calls, const char *method, const char *key, const char *value)
+{
+  for (guint i = 0; i < calls->len; i++)
+    {
+      const char *m = NULL, *v = NULL;
+      if (g_variant_lookup (calls->pdata[i], "method", "&s", &m) && g_str_equal (m, method)
+          && (key == NULL || (g_variant_lookup (calls->pdata[i], key, "&s", &v) && g_str_equal (v, value))))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static guint
+count_calls (const char *method)
+{
+  g_autoptr (GPtrArray) calls = read_record ();
+  guint n = 0;
+
+  for (guint i = 0; i < calls->len; i++)
+    {
+      const char *m = NULL;
+      if (g_variant_lookup (calls->pdata[i], "method", "&s", &m) && g_str_equal (m, method))
+        n++;
+    }
+  return n;
+}
+
+/* The one pid in <scope>/.keeper, or 0. */
+static pid_t
+keeper_of (const char *scope_dir)
+{
+  g_autofree char *procs = g_build_filename (scope_dir, ".keeper", "cgroup.procs", NULL);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (procs, &text, NULL, NULL) || *g_strstrip (text) == '\0')
+    return 0;
+  g_assert_null (strchr (text, '\n'));
+  return (pid_t) g_ascii_strtoll (text, NULL, 10);
+}
+
+static char *
+proc_status_field (pid_t pid, const char *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *prefix = g_strconcat (field, ":", NULL);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    if (g_str_has_prefix (*l, prefix))
+      return g_strstrip (g_strdup (*l + strlen (prefix)));
+  return NULL;
+}
+
 static void
 test_setup_creates_delegated_scope (void)
 {
@@ -198,28 +259,53 @@ test_setup_creates_delegated_scope (void)
                                                (unsigned) TEST_UID);
   g_autofree char *dir = NULL;
   g_autofree char *procs = NULL;
+  g_autofree char *comm = NULL;
   g_autoptr (GPtrArray) calls = NULL;
   g_autoptr (GVariant) props = NULL;
   g_autoptr (GVariant) pids = NULL;
   const char *slice = NULL, *user = NULL, *mode = NULL, *outcome = NULL;
   gboolean delegate = FALSE;
-  pid_t caller = scratch_spawn_sleep (scratch_path, 0);
+  pid_t keeper;
   struct stat st;
 
   {
-    gboolean ok = cgroup_systemd_setup (TEST_UID, caller, &path, &error);
+    gboolean ok = cgroup_systemd_setup (&layout, TEST_UID, &path, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }
   g_assert_cmpstr (path, ==, expected);
 
-  /* the ControlGroup is real, delegated, and holds the caller */
+  /* the ControlGroup is real and delegated; its top holds no process, the
+   * keeper sits in the root-owned leaf .keeper */
   dir = g_build_filename (cgroup_mount, path, NULL);
   procs = g_build_filename (dir, "cgroup.procs", NULL);
   g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
-  g_assert_true (scratch_cgroup_has_pid (dir, caller));
   g_assert_cmpint (stat (procs, &st), ==, 0);
   g_assert_cmpuint (st.st_uid, ==, TEST_UID);
+  {
+    g_autofree char *top = NULL;
+    g_assert_true (g_file_get_contents (procs, &top, NULL, NULL));
+    g_assert_cmpstr (g_strstrip (top), ==, "");
+  }
+  keeper = keeper_of (dir);
+  g_assert_cmpint (keeper, >, 0);
+  {
+    g_autofree char *keeper_dir = g_build_filename (dir, ".keeper", NULL);
+    g_assert_cmpint (stat (keeper_dir, &st), ==, 0);
+    g_assert_cmpuint (st.st_uid, ==, 0);
+  }
+  /* the keeper: sleep, without capabilities, not our child (no zombie) */
+  {
+    g_autofree char *comm_path = g_strdup_printf ("/proc/%d/comm", (int) keeper);
+    g_autofree char *cap_eff = proc_status_field (keeper, "CapEff");
+    g_autofree char *cap_prm = proc_status_field (keeper, "CapPrm");
+    g_autofree char *ppid = proc_status_field (keeper, "PPid");
+    g_assert_true (g_file_get_contents (comm_path, &comm, NULL, NULL));
+    g_assert_cmpstr (g_strstrip (comm), ==, "sleep");
+    g_assert_cmpstr (cap_eff, ==, "0000000000000000");
+    g_assert_cmpstr (cap_prm, ==, "0000000000000000");
+    g_assert_cmpint (g_ascii_strtoll (ppid, NULL, 10), !=, getpid ());
+  }
 
   calls = read_record ();
   {
@@ -244,20 +330,108 @@ test_setup_creates_delegated_scope (void)
   {
     guint32 pid0 = 0;
     g_variant_get_child (pids, 0, "u", &pid0);
-    g_assert_cmpuint (pid0, ==, (guint32) caller);
+    g_assert_cmpuint (pid0, ==, (guint32) keeper);
   }
 
-  /* idempotent: the unit exists, the same cgroup comes back */
+  /* idempotent: kept alive, so nothing is started again */
   {
-    gboolean ok = cgroup_systemd_setup (TEST_UID, getpid (), &again, &error);
+    guint starts = count_calls ("StartTransientUnit");
+    gboolean ok = cgroup_systemd_setup (&layout, TEST_UID, &again, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+    g_assert_cmpuint (count_calls ("StartTransientUnit"), ==, starts);
+  }
+  g_assert_cmpstr (again, ==, path);
+  g_assert_cmpint (keeper_of (dir), ==, keeper);
+
+  /* a scope whose keeper died (its own processes hold it) gets a new one */
+  g_assert_cmpint (kill (keeper, SIGKILL), ==, 0);
+  for (int i = 0; i < 500 && keeper_of (dir) != 0; i++)
+    g_usleep (10 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpint (keeper_of (dir), ==, 0);
+  g_clear_pointer (&again, g_free);
+  {
+    gboolean ok = cgroup_systemd_setup (&layout, TEST_UID, &again, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }
   g_assert_cmpstr (again, ==, path);
+  g_assert_cmpint (keeper_of (dir), >, 0);
+  g_assert_cmpint (keeper_of (dir), !=, keeper);
   g_clear_pointer (&calls, g_ptr_array_unref);
   calls = read_record ();
   g_assert_true (g_variant_lookup (last_start_call (calls), "outcome", "&s", &outcome));
   g_assert_cmpstr (outcome, ==, "exists");
+  g_assert_true (calls_include (calls, "AttachProcessesToUnit", "subcgroup", ""));
+}
+
+static void
+test_join (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *setup_path = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *web = NULL;
+  g_auto (CgroupJoinTarget) target = { .pid = 0, .pidfd = -1 };
+  pid_t caller = scratch_spawn_sleep (scratch_path, TEST_UID);
+  struct stat st;
+
+  g_assert_true (cgroup_systemd_setup (&layout, TEST_UID, &setup_path, &error));
+  g_assert_no_error (error);
+  g_assert_true (cgroup_join_pin (caller, TEST_UID, &target, &error));
+  g_assert_no_error (error);
+  {
+    gboolean ok = cgroup_systemd_join (&layout, TEST_UID, &target, "svc/web", &path, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+  }
+  {
+    g_autofree char *expected = g_strconcat (setup_path, "/svc/web", NULL);
+    g_assert_cmpstr (path, ==, expected);
+  }
+  web = g_build_filename (cgroup_mount, path, NULL);
+  g_assert_true (scratch_cgroup_has_pid (web, caller));
+  g_assert_cmpint (stat (web, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, TEST_UID);
+  {
+    g_autoptr (GPtrArray) calls = read_record ();
+    g_assert_true (calls_include (calls, "AttachProcessesToUnit", "subcgroup", "/svc/web"));
+  }
+}
+
+static void
+test_join_not_set_up (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_auto (CgroupJoinTarget) target = { .pid = 0, .pidfd = -1 };
+  pid_t caller = scratch_spawn_sleep (scratch_path, NOBODY_UID);
+
+  g_assert_true (cgroup_join_pin (caller, NOBODY_UID, &target, &error));
+  g_assert_false (cgroup_systemd_join (&layout, NOBODY_UID, &target, "svc/web", &path, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_SET_UP);
+  g_assert_nonnull (strstr (error->message, "localdctl setup"));
+}
+
+static void
+test_pin_checks_owner (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (CgroupJoinTarget) target = { .pid = 0, .pidfd = -1 };
+  pid_t roots = scratch_spawn_sleep (scratch_path, 0);
+
+  /* A root process is not the caller's, whatever pid the caller names
+   * (where the kernel can tell: PIDFD_GET_INFO, Linux 6.13). */
+  if (!cgroup_join_pin (roots, TEST_UID, &target, &error))
+    g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  else
+    g_test_message ("kernel without PIDFD_GET_INFO: owner not checked through the pidfd");
+  g_clear_error (&error);
+
+  kill (roots, SIGKILL);
+  waitpid (roots, NULL, 0);
+  g_assert_false (cgroup_join_pin (roots, 0, &target, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND);
 }
 
 static void
@@ -266,7 +440,7 @@ test_setup_failed_job (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *path = NULL;
 
-  g_assert_false (cgroup_systemd_setup (FAIL_UID, getpid (), &path, &error));
+  g_assert_false (cgroup_systemd_setup (&layout, FAIL_UID, &path, &error));
   g_assert_error (error, BROKER_ERROR, BROKER_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "failed"));
   g_assert_null (path);
@@ -278,7 +452,7 @@ test_setup_rejects_bad_caller (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *path = NULL;
 
-  g_assert_false (cgroup_systemd_setup (TEST_UID, 0, &path, &error));
+  g_assert_false (cgroup_systemd_setup (&layout, (uid_t) -1, &path, &error));
   g_assert_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS);
 }
 
@@ -302,6 +476,9 @@ main (int argc, char **argv)
   record_path = g_build_filename (tmpdir, "calls.txt", NULL);
 
   scratch_path = scratch_cgroup_create (cgroup_mount, scratch_name);
+  layout.mount = g_strdup (cgroup_mount);
+  layout.root = g_strdup_printf ("%s/locald.slice", scratch_name);
+  layout.systemd_scopes = TRUE;
   skip = start_bus_and_mock ();
   if (skip != NULL)
     {
@@ -318,6 +495,9 @@ main (int argc, char **argv)
   g_test_add_func ("/cgroup-systemd/detect", test_detect);
   g_test_add_func ("/cgroup-systemd/setup/creates-delegated-scope", test_setup_creates_delegated_scope);
   g_test_add_func ("/cgroup-systemd/setup/failed-job", test_setup_failed_job);
+  g_test_add_func ("/cgroup-systemd/join/moves-into-subcgroup", test_join);
+  g_test_add_func ("/cgroup-systemd/join/not-set-up", test_join_not_set_up);
+  g_test_add_func ("/cgroup-systemd/join/pin-checks-owner", test_pin_checks_owner);
   g_test_add_func ("/cgroup-systemd/setup/rejects-bad-caller", test_setup_rejects_bad_caller);
 
   exit_code = scratch_cgroup_run_guarded (scratch_path);
@@ -334,5 +514,6 @@ main (int argc, char **argv)
   g_free (scratch_path);
   g_free (scratch_name);
   g_free (cgroup_mount);
+  cgroup_layout_clear (&layout);
   return exit_code;
 }

@@ -163,10 +163,10 @@ test_validate_relative (void)
   g_autofree char *too_long = NULL;
   g_autoptr (GString) path = g_string_new (NULL);
   const char *bad[] = {
-    "", "/abs", "/", "..", ".", "a/../b", "a/./b", "../user-0", "a//b", "a/", "\n", "a\nb", "a\tb", "a\x7f",
+    "", "/abs", "/", "..", ".", "a/../b", "a/./b", "../user-0", "a//b", "a/", "...", ".keeper", "svc/.x", "\n", "a\nb", "a\tb", "a\x7f",
     "cgroup.procs", "svc/cgroup.kill", "cgroup.", long_comp,
   };
-  const char *good[] = { "svc", "svc/web", "a.b/c-d_e", "user-0", "...", "x.cgroup", max_comp };
+  const char *good[] = { "svc", "svc/web", "a.b/c-d_e", "user-0", "x.cgroup", "svc/a.", max_comp };
 
   while (path->len <= 4096)
     g_string_append (path, "abcdefgh/");

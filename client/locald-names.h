@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Every name that crosses a process boundary between locald-brokerd and its
+ * clients: the bus name and object, the polkit actions, the D-Bus error
+ * names, and the problem ids and fix keys of the readiness report. The
+ * daemon, the client library, localdctl and the benchmarks all use these;
+ * the interface XML (dbus/dev.locald.Broker1.xml), the polkit policy and
+ * docs/api.md spell the same names, and the tests check them against each
+ * other. Plain macros, so the daemon can include this without GLib types.
+ */
+
+/* The bus name, object and interface. */
+#define LOCALD_BROKER_BUS_NAME    "dev.locald.Broker1"
+#define LOCALD_BROKER_OBJECT_PATH "/dev/locald/Broker1"
+#define LOCALD_BROKER_INTERFACE   "dev.locald.Broker1"
+
+/* polkit actions, one per method (polkit/dev.locald.broker.policy). */
+#define LOCALD_ACTION_PREFIX       "dev.locald.broker."
+#define LOCALD_ACTION_SELF_CHECK   LOCALD_ACTION_PREFIX "self-check"
+#define LOCALD_ACTION_SETUP_CGROUP LOCALD_ACTION_PREFIX "setup-cgroup"
+#define LOCALD_ACTION_KILL_CGROUP  LOCALD_ACTION_PREFIX "kill-cgroup"
+#define LOCALD_ACTION_CLEANUP_PATH LOCALD_ACTION_PREFIX "cleanup-path"
+#define LOCALD_ACTION_JOIN_CGROUP  LOCALD_ACTION_PREFIX "join-cgroup"
+
+/* D-Bus error names the broker answers with (docs/api.md, "Errors"). */
+#define LOCALD_DBUS_ERROR_PREFIX                    LOCALD_BROKER_INTERFACE ".Error."
+#define LOCALD_DBUS_ERROR_FAILED                    LOCALD_DBUS_ERROR_PREFIX "Failed"
+#define LOCALD_DBUS_ERROR_AUTHORIZATION_UNAVAILABLE LOCALD_DBUS_ERROR_PREFIX "AuthorizationUnavailable"
+#define LOCALD_DBUS_ERROR_NOT_OWNER                 LOCALD_DBUS_ERROR_PREFIX "NotOwner"
+#define LOCALD_DBUS_ERROR_UNSAFE_PATH               LOCALD_DBUS_ERROR_PREFIX "UnsafePath"
+#define LOCALD_DBUS_ERROR_CROSSES_MOUNT             LOCALD_DBUS_ERROR_PREFIX "CrossesMount"
+#define LOCALD_DBUS_ERROR_NOT_FOUND                 LOCALD_DBUS_ERROR_PREFIX "NotFound"
+#define LOCALD_DBUS_ERROR_NOT_SET_UP                LOCALD_DBUS_ERROR_PREFIX "NotSetUp"
+#define LOCALD_DBUS_ERROR_UNSUPPORTED               LOCALD_DBUS_ERROR_PREFIX "Unsupported"
+#define LOCALD_DBUS_ERROR_BUSY                      LOCALD_DBUS_ERROR_PREFIX "Busy"
+/* The standard ones the broker uses. */
+#define LOCALD_DBUS_ERROR_ACCESS_DENIED             "org.freedesktop.DBus.Error.AccessDenied"
+#define LOCALD_DBUS_ERROR_INTERACTIVE_REQUIRED      "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+#define LOCALD_DBUS_ERROR_INVALID_ARGS              "org.freedesktop.DBus.Error.InvalidArgs"
+
+/* Problem ids of the broker's SelfCheck. */
+#define LOCALD_PROBLEM_CGROUP_V2              "cgroup.v2"
+#define LOCALD_PROBLEM_CGROUP_ROOT_READY      "cgroup.root_ready"
+#define LOCALD_PROBLEM_CGROUP_ROOT_WRITABLE   "cgroup.root_writable"
+#define LOCALD_PROBLEM_CGROUP_USER_DELEGATED  "cgroup.user_delegated"
+#define LOCALD_PROBLEM_PRIVILEGE_CAPABILITIES "privilege.capabilities"
+
+/* Problem ids the client itself reports, for failures that happen before
+ * the broker's SelfCheck can answer. */
+#define LOCALD_PROBLEM_BROKER_INSTALLED   "broker.installed"
+#define LOCALD_PROBLEM_BROKER_AUTHORIZED  "broker.authorized"
+#define LOCALD_PROBLEM_BROKER_API_VERSION "broker.api_version"
+#define LOCALD_PROBLEM_BROKER_RESPONDING  "broker.responding"
+/* The broker could not ask polkit (polkitd not running or not answering). */
+#define LOCALD_PROBLEM_BROKER_POLKIT      "broker.polkit"
+
+/* Fix keys: stable names of consolidatable remediations. */
+#define LOCALD_FIX_UNSUPPORTED_ENVIRONMENT   "unsupported_environment"
+#define LOCALD_FIX_INSTALL_BROKER            "install_broker"
+#define LOCALD_FIX_UPGRADE_BROKER            "upgrade_broker"
+#define LOCALD_FIX_HOST_POLICY               "host_policy_blocks_privileged_helper"
+#define LOCALD_FIX_RUN_ADMIN_SETUP           "run_admin_setup"
+#define LOCALD_FIX_INSPECT_BROKER            "inspect_broker"
