@@ -82,6 +82,17 @@ cgroup_destroy() {
     done < <(find "$cg" -depth -type d 2>/dev/null)
 }
 
+# The `cleanup` subcommand: what a killed run left, removed now rather than
+# at the next run; waits for a running world. remove_stale MOUNT is the
+# sourcing script's.
+cmd_cleanup() {
+    [[ $(id -u) == 0 ]] || die "cleanup needs root"
+    local mnt
+    mnt=$(cgroup2_mount) || die "no cgroup2 hierarchy mounted"
+    take_world_lock
+    remove_stale "$mnt"
+}
+
 # Destroys the cgroups "$1/$2"* (a world's cgroup left by a killed run).
 remove_stale_cgroups() {
     local mnt=$1 prefix=$2 cg
