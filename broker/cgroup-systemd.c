@@ -455,37 +455,17 @@ cgroup_systemd_join (const CgroupLayout *layout,
                      GError **error)
 {
   __attribute__ ((cleanup (sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
-  g_auto (BrokerFd) mount_fd = -1;
-  g_auto (BrokerFd) subtree_fd = -1;
   g_auto (BrokerFd) target_fd = -1;
-  g_autofree char *user_path = NULL;
   g_autofree char *shown = NULL;
   g_autofree char *unit = NULL;
   g_autofree char *subcgroup = NULL;
 
-  g_return_val_if_fail (layout != NULL && layout->mount != NULL, FALSE);
   g_return_val_if_fail (target != NULL && target->pidfd >= 0, FALSE);
   g_return_val_if_fail (ret_cgroup_path != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!cgroup_validate_relative (cgroup_rel, error))
-    return FALSE;
-  user_path = cgroup_user_path (layout, uid);
-  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
-
-  mount_fd = cgroup_open_mount (layout, error);
-  if (mount_fd < 0)
-    return FALSE;
-  /* Joining never creates the scope: that is SetupCgroupRoot's, which an
-   * administrator may have to approve. */
-  subtree_fd = cgroup_join_open_subtree (mount_fd, layout, uid, error);
-  if (subtree_fd < 0)
-    return FALSE;
-  target_fd = cgroup_join_ensure_path (subtree_fd, cgroup_rel, uid, shown, error);
-  if (target_fd < 0)
-    return FALSE;
-
-  if (!open_manager_bus (&bus, error))
+  /* systemd moves a process only into a subcgroup that exists. */
+  target_fd = cgroup_join_prepare (layout, uid, cgroup_rel, &shown, error);
+  if (target_fd < 0 || !open_manager_bus (&bus, error))
     return FALSE;
   unit = g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
   subcgroup = g_strconcat ("/", cgroup_rel, NULL);

@@ -5,4 +5,5 @@ dist_doc_DATA += \
 	docs/architecture.md \
 	docs/security.md \
 	docs/api.md \
-	docs/polkit-rules.md
+	docs/polkit-rules.md \
+	docs/ci.md

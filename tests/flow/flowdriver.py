@@ -11,7 +11,9 @@ rootfs does), and inspects the result.
 
 A host provides:
   run_root(argv) -> subprocess.CompletedProcess (text, captured)
+  run_user(user, argv) -> the same, as USER
   spawn_flow(user) -> Popen of locald-flow.py as USER (stdin/stdout pipes)
+  start_root_process(cgroup_dir) -> pid of a root process moved there
   home_of(user), uid_of(user), cgroup_mount (absolute, as root sees it)
 """
 
@@ -113,8 +115,7 @@ def run_locald_flow(test, host, user, expect_strategy):
         web_dir = os.path.join(subtree_dir, "svc", "web")
         db_dir = os.path.join(subtree_dir, "svc", "db")
         #    root places one of its own processes there, as a container runtime would
-        root_pid = int(root_ok("sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > %s/cgroup.procs; echo $!"
-                               % shlex.quote(web_dir)).strip())
+        root_pid = host.start_root_process(web_dir)
         procs = root_ok("cat %s/cgroup.procs" % shlex.quote(web_dir)).split()
         test.assertEqual(sorted(procs), sorted(str(p) for p in web["pids"] + [root_pid]))
 

@@ -40,6 +40,7 @@ class SandboxHost:
 
     def __init__(self):
         self.cgroup_mount = bt.cgroup_mount()
+        self.root_processes = []
 
     def run_root(self, argv):
         return subprocess.run(argv, capture_output=True, text=True, timeout=bt.NO_HANG)
@@ -55,6 +56,13 @@ class SandboxHost:
     def spawn_flow(self, user):
         return subprocess.Popen([bt.gi_python() or "/usr/bin/python3", FLOW], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, **self._user_kw(user))
+
+    def start_root_process(self, cgroup_dir):
+        p = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        with open(os.path.join(cgroup_dir, "cgroup.procs"), "w") as f:
+            f.write("%d" % p.pid)
+        self.root_processes.append(p)
+        return p.pid
 
     def uid_of(self, user):
         return bt.uid_of(user)
