@@ -60,6 +60,7 @@ struct BrokerRequest {
   GArray *gids; /* the caller's groups from the bus (gid_t), or NULL when it did not say */
   GCancellable *cancellable; /* cancelled when the caller leaves the bus */
   uint64_t probe_cookie;     /* fdprobe_send(), 0 when none */
+  gboolean prechecking;      /* the worker runs method->precheck, not ->work */
 
   /* arguments of methods that take more than one string */
   guint16 port;
@@ -537,7 +538,9 @@ work_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   BrokerRequest *req = task_data;
   GError *error = NULL;
 
-  if (req->method->work (req, &error))
+  /* The same thread function runs the check before polkit (precheck) and
+   * the work after it; never both at once for one request. */
+  if ((req->prechecking ? req->method->precheck : req->method->work) (req, &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -654,23 +657,12 @@ request_authorize (BrokerRequest *req)
 }
 
 static void
-precheck_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  BrokerRequest *req = task_data;
-  GError *error = NULL;
-
-  if (req->method->precheck (req, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
-static void
 on_precheck_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BrokerRequest *req = user_data;
   g_autoptr (GError) error = NULL;
 
+  req->prechecking = FALSE;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       request_fail (req, error, audit_result_for (error));
@@ -768,8 +760,9 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
   if (req->method->precheck != NULL)
     {
       GTask *task = g_task_new (NULL, NULL, on_precheck_done, req);
+      req->prechecking = TRUE;
       g_task_set_task_data (task, req, NULL);
-      g_task_run_in_thread (task, precheck_thread);
+      g_task_run_in_thread (task, work_thread);
       g_object_unref (task);
       return 0;
     }
