@@ -7,6 +7,7 @@ port, public address without the admin grant, malformed address, denied
 user, address in use, a caller without fd passing) binds nothing; polkit
 rules see the port and address as details."""
 
+import json
 import os
 import pwd
 import socket
@@ -88,6 +89,32 @@ print("ready", flush=True)
 c, _ = s.accept()
 c.sendall(b"served by pid %d\n" % os.getpid())
 c.close()
+"""
+
+
+# The library through GObject introspection: bind_port() returns a GSocket;
+# sync_hosts() a count; errors keep their D-Bus names.
+LIBRARY_CLIENT = r"""
+import json, socket, sys, gi
+gi.require_version("LocaldBroker", "1")
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib, LocaldBroker
+port = int(sys.argv[1])
+cap = LocaldBroker.Privileged.acquire(LocaldBroker.AcquireFlags.NO_INTERACTIVE_AUTHORIZATION, None)[0]
+out = {}
+try:
+    cap.bind_port("127.0.0.1", 8080, None)
+except GLib.Error as e:
+    out["unprivileged"] = LocaldBroker.error_get_dbus_name(e)
+s = cap.bind_port("127.0.0.1", port, None)
+out["type"] = type(s).__name__
+addr = s.get_local_address()
+out["address"] = [addr.get_address().to_string(), addr.get_port()]
+s.listen()
+print(json.dumps(out), flush=True)
+conn = s.accept(None)
+conn.send(b"library socket\n", None)
+conn.close()
 """
 
 
@@ -257,6 +284,33 @@ polkit.addRule(function(action, subject) {
                                      stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                      timeout=bt.NO_HANG)
                 self.assertEqual(out.returncode, code, out)
+
+    def test_12_library_returns_a_gsocket(self):
+        port = free_privileged_port()
+        pw = pwd.getpwnam(bt.ALICE)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
+               "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+               "GI_TYPELIB_PATH": os.path.join(BUILDDIR, "client"),
+               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+        if not os.path.exists(os.path.join(BUILDDIR, "client", "LocaldBroker-1.typelib")):
+            self.skipTest("built without GObject introspection")
+        proc = subprocess.Popen([bt.gi_python() or "/usr/bin/python3", "-c", LIBRARY_CLIENT, str(port)],
+                                user=pw.pw_uid, group=pw.pw_gid, env=env, cwd=pw.pw_dir,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = proc.stdout.readline()
+            self.assertTrue(line, proc.stderr.read())
+            out = json.loads(line)
+            self.assertEqual(out["type"], "Socket")
+            self.assertEqual(out["address"], ["127.0.0.1", port])
+            self.assertEqual(out["unprivileged"], bt.E_INVALID_ARGS)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                self.assertEqual(c.recv(100), b"library socket\n")
+            self.assertEqual(proc.wait(timeout=bt.NO_HANG), 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def test_9_helpers_refuse_users(self):
         for name, iface, method, sig, args in (
