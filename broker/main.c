@@ -68,15 +68,18 @@ raise_fd_limit (void)
 /* libpolkit warns when it cancels a check that polkitd has already
  * dropped (the caller left and its agent with it). The daemon cancels on
  * purpose and fails the call closed either way, so that one message is
- * debug output, not a warning. Everything else passes through unchanged. */
+ * debug output, not a warning. Everything else passes through unchanged.
+ *
+ * This runs inside g_log(): any g_log() call from here (g_debug() and
+ * friends included) is recursion to GLib, which it treats as fatal, so a
+ * caller who merely disconnects at the right moment would abort the
+ * daemon. The message is handed to the default handler with its level
+ * lowered instead (a recursion flag GLib set is kept). */
 static void
 on_library_log (const char *domain, GLogLevelFlags level, const char *message, gpointer user_data)
 {
   if (message != NULL && g_str_has_prefix (message, "Error cancelling authorization check"))
-    {
-      g_debug ("polkit: %s", message);
-      return;
-    }
+    level = (level & ~G_LOG_LEVEL_MASK & ~G_LOG_FLAG_FATAL) | G_LOG_LEVEL_DEBUG;
   g_log_default_handler (domain, level, message, user_data);
 }
 

@@ -1,0 +1,17 @@
+# tests/integration/security.mk: one suite per attack found in review and
+# closed (docs/security.md, "Attacks found in review"), run as real
+# unprivileged users against the broker inside tests/sandbox/locald-sandbox.
+# See tests/integration/local.mk for how the suites skip or fail when the
+# host cannot run the sandbox.
+#
+#   test_disconnect_storm.py  callers leaving mid-authorization cannot abort
+#                             the broker
+
+integration_security_tests = \
+	tests/integration/test_disconnect_storm.py
+
+EXTRA_DIST += $(integration_security_tests)
+
+if ENABLE_INTEGRATION_TESTS
+TESTS += $(integration_security_tests)
+endif
