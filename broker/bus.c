@@ -14,6 +14,9 @@
 #include <gio/gio.h>
 #include <string.h>
 
+/* The bus driver: the sender name of its signals, and where calls to it go. */
+#define BUS_DRIVER_NAME "org.freedesktop.DBus"
+
 typedef struct BrokerRequest BrokerRequest;
 
 /* One row per D-Bus method: its polkit action, how its argument is checked,
@@ -514,7 +517,7 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
 static int
 request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
 {
-  return sd_bus_call_method_async (req->ctx->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+  return sd_bus_call_method_async (req->ctx->bus, NULL, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
                                    "org.freedesktop.DBus", "GetConnectionCredentials", callback, req, "s",
                                    req->sender);
 }
@@ -527,6 +530,12 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
   BrokerContext *ctx = userdata;
   const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
 
+  /* Only the bus driver's own notice counts. Anyone can unicast a signal
+   * to us, the bus delivers it whatever our match says, and sd-bus lets a
+   * match on the well-known sender "org.freedesktop.DBus" pass any unique
+   * sender; the driver alone sends with that exact sender name. */
+  if (g_strcmp0 (sd_bus_message_get_sender (message), BUS_DRIVER_NAME) != 0)
+    return 0;
   if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) < 0 || name == NULL || name[0] != ':'
       || (new_owner != NULL && *new_owner != '\0'))
     return 0;
@@ -662,7 +671,7 @@ broker_bus_add_object (BrokerContext *ctx)
   /* One subscription for every caller, installed before any call is served
    * (a match per call would let a flood exhaust the bus's per-connection
    * match quota and cut the daemon off the bus). */
-  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
                            "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, ctx);
   if (r < 0)
     return r;

@@ -6,9 +6,11 @@
 #
 #   test_disconnect_storm.py  callers leaving mid-authorization cannot abort
 #                             the broker
+#   test_forged_signals.py    a forged NameOwnerChanged cancels nobody's call
 
 integration_security_tests = \
-	tests/integration/test_disconnect_storm.py
+	tests/integration/test_disconnect_storm.py \
+	tests/integration/test_forged_signals.py
 
 EXTRA_DIST += $(integration_security_tests)
 
