@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "authz.h"
 #include "broker-error.h"
+#include "bus-driver.h"
 #include "cgroup-systemd.h"
 #include "cgroup.h"
 #include "cleanup.h"
@@ -13,9 +14,6 @@
 
 #include <gio/gio.h>
 #include <string.h>
-
-/* The bus driver: the sender name of its signals, and where calls to it go. */
-#define BUS_DRIVER_NAME "org.freedesktop.DBus"
 
 typedef struct BrokerRequest BrokerRequest;
 
@@ -517,8 +515,8 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
 static int
 request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
 {
-  return sd_bus_call_method_async (req->ctx->bus, NULL, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
-                                   "org.freedesktop.DBus", "GetConnectionCredentials", callback, req, "s",
+  return sd_bus_call_method_async (req->ctx->bus, NULL, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                   BUS_DRIVER_INTERFACE, "GetConnectionCredentials", callback, req, "s",
                                    req->sender);
 }
 
@@ -671,8 +669,8 @@ broker_bus_add_object (BrokerContext *ctx)
   /* One subscription for every caller, installed before any call is served
    * (a match per call would let a flood exhaust the bus's per-connection
    * match quota and cut the daemon off the bus). */
-  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
-                           "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, ctx);
+  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                           BUS_DRIVER_INTERFACE, "NameOwnerChanged", on_name_owner_changed, ctx);
   if (r < 0)
     return r;
   return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,

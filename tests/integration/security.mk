@@ -7,10 +7,13 @@
 #   test_disconnect_storm.py  callers leaving mid-authorization cannot abort
 #                             the broker
 #   test_forged_signals.py    a forged NameOwnerChanged cancels nobody's call
+#   test_systemd_forged_job.py  a forged JobRemoved fails no systemd-strategy
+#                             setup (against the systemd manager mock)
 
 integration_security_tests = \
 	tests/integration/test_disconnect_storm.py \
-	tests/integration/test_forged_signals.py
+	tests/integration/test_forged_signals.py \
+	tests/integration/test_systemd_forged_job.py
 
 EXTRA_DIST += $(integration_security_tests)
 
