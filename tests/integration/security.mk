@@ -9,11 +9,13 @@
 #   test_forged_signals.py    a forged NameOwnerChanged cancels nobody's call
 #   test_systemd_forged_job.py  a forged JobRemoved fails no systemd-strategy
 #                             setup (against the systemd manager mock)
+#   test_cleanup_foreign.py   CleanupPath leaves other users' entries alone
 
 integration_security_tests = \
 	tests/integration/test_disconnect_storm.py \
 	tests/integration/test_forged_signals.py \
-	tests/integration/test_systemd_forged_job.py
+	tests/integration/test_systemd_forged_job.py \
+	tests/integration/test_cleanup_foreign.py
 
 EXTRA_DIST += $(integration_security_tests)
 
