@@ -7,6 +7,7 @@
 #include "authz.h"
 #include "broker-error.h"
 #include "bus-driver.h"
+#include "bus-text.h"
 #include "cgroup-systemd.h"
 #include "cgroup.h"
 #include "cleanup.h"
@@ -119,14 +120,29 @@ request_audit (BrokerRequest *req, BrokerAuditResult result, const char *detail)
                 detail);
 }
 
+/* The last resort when a reply cannot be sent: an error whose text is
+ * fixed, so the caller gets an answer rather than waiting for its timeout. */
+static void
+reply_fallback_error (BrokerRequest *req, const char *name, int r)
+{
+  g_debug ("Could not send the reply to %s: %s", req->sender, g_strerror (-r));
+  r = sd_bus_reply_method_errorf (req->message, name,
+                                  "The broker could not send its answer to this call (%s).", g_strerror (-r));
+  if (r < 0)
+    g_debug ("Could not send the fallback error to %s either: %s", req->sender, g_strerror (-r));
+}
+
 /* Sends the error reply, audits it and ends the request. */
 static void
 request_fail (BrokerRequest *req, const GError *error, BrokerAuditResult result)
 {
-  int r = sd_bus_reply_method_errorf (req->message, broker_error_to_dbus_name (error), "%s", error->message);
+  /* Messages quote arguments and file names: only text the bus carries. */
+  g_autofree char *text = broker_bus_text (error->message);
+  const char *name = broker_error_to_dbus_name (error);
+  int r = sd_bus_reply_method_errorf (req->message, name, "%s", text);
   if (r < 0)
-    g_debug ("Could not send error reply to %s: %s", req->sender, g_strerror (-r));
-  request_audit (req, result, error->message);
+    reply_fallback_error (req, name, r);
+  request_audit (req, result, text);
   request_free (req);
 }
 
@@ -232,7 +248,9 @@ append_string_map (sd_bus_message *reply, GHashTable *map)
     return r;
   for (guint i = 0; keys[i] != NULL; i++)
     {
-      r = sd_bus_message_append (reply, "{ss}", keys[i], (const char *) g_hash_table_lookup (map, keys[i]));
+      g_autofree char *key = broker_bus_text (keys[i]);
+      g_autofree char *value = broker_bus_text (g_hash_table_lookup (map, keys[i]));
+      r = sd_bus_message_append (reply, "{ss}", key, value);
       if (r < 0)
         return r;
     }
@@ -249,18 +267,28 @@ selfcheck_reply (BrokerRequest *req)
   r = sd_bus_message_new_method_return (req->message, &reply);
   if (r < 0)
     return r;
-  r = sd_bus_message_append (reply, "sss", report->strategy, report->strategy_reason, report->mode);
-  if (r < 0)
-    return r;
+  {
+    g_autofree char *strategy = broker_bus_text (report->strategy);
+    g_autofree char *reason = broker_bus_text (report->strategy_reason);
+    g_autofree char *mode = broker_bus_text (report->mode);
+    r = sd_bus_message_append (reply, "sss", strategy, reason, mode);
+    if (r < 0)
+      return r;
+  }
   r = sd_bus_message_open_container (reply, 'a', "(sssa{ss}s)");
   if (r < 0)
     return r;
   for (guint i = 0; i < report->problems->len; i++)
     {
       const SelfCheckProblem *p = report->problems->pdata[i];
+      g_autofree char *id = broker_bus_text (p->id);
+      g_autofree char *severity = broker_bus_text (p->severity);
+      g_autofree char *summary = broker_bus_text (p->summary);
+      g_autofree char *fix = broker_bus_text (p->fix);
       if ((r = sd_bus_message_open_container (reply, 'r', "sssa{ss}s")) < 0
-          || (r = sd_bus_message_append (reply, "sss", p->id, p->severity, p->summary)) < 0
-          || (r = append_string_map (reply, p->evidence)) < 0 || (r = sd_bus_message_append (reply, "s", p->fix)) < 0
+          || (r = sd_bus_message_append (reply, "sss", id, severity, summary)) < 0
+          || (r = append_string_map (reply, p->evidence)) < 0
+          || (r = sd_bus_message_append (reply, "s", fix)) < 0
           || (r = sd_bus_message_close_container (reply)) < 0)
         return r;
     }
@@ -276,7 +304,8 @@ selfcheck_reply (BrokerRequest *req)
 static int
 setup_reply (BrokerRequest *req)
 {
-  return sd_bus_reply_method_return (req->message, "s", req->out_path);
+  g_autofree char *path = broker_bus_text (req->out_path);
+  return sd_bus_reply_method_return (req->message, "s", path);
 }
 
 static int
@@ -353,7 +382,14 @@ on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
   int r = req->method->reply (req);
   g_autofree char *detail = req->method->describe (req);
   if (r < 0)
-    g_debug ("Could not send reply to %s: %s", req->sender, g_strerror (-r));
+    {
+      /* The work is done (and audited as done); the caller learns that its
+       * answer was lost instead of waiting for its timeout. */
+      reply_fallback_error (req, broker_error_code_to_dbus_name (BROKER_ERROR_FAILED), r);
+      char *lost = g_strdup_printf ("%s (the reply could not be sent)", detail);
+      g_free (detail);
+      detail = lost;
+    }
   request_audit (req, BROKER_AUDIT_OK, detail);
   request_free (req);
 }
@@ -634,7 +670,8 @@ get_cgroup_root (sd_bus *bus, const char *path, const char *interface, const cha
                  void *userdata, sd_bus_error *ret_error)
 {
   BrokerContext *ctx = userdata;
-  return sd_bus_message_append (reply, "s", ctx->cgroup_root_path);
+  g_autofree char *root = broker_bus_text (ctx->cgroup_root_path);
+  return sd_bus_message_append (reply, "s", root);
 }
 
 /* Mirrors dbus/dev.locald.Broker1.xml; the integration suite compares the two. */

@@ -79,7 +79,9 @@ def dbus_call(conn, dest, path, interface, method, signature, args,
             Gio.DBusError.strip_remote_error(e)
             message = e.message
         else:
-            name = "%s:%d" % (GLib.quark_to_string(e.domain), e.code)
+            # PyGObject gives the domain as a string (newer) or a quark.
+            domain = e.domain if isinstance(e.domain, str) else GLib.quark_to_string(e.domain)
+            name = "%s:%d" % (domain, e.code)
         return {"ok": False, "error": name, "message": message}
     return {"ok": True, "value": _plain(reply.unpack()) if reply is not None else []}
 

@@ -10,12 +10,14 @@
 #   test_systemd_forged_job.py  a forged JobRemoved fails no systemd-strategy
 #                             setup (against the systemd manager mock)
 #   test_cleanup_foreign.py   CleanupPath leaves other users' entries alone
+#   test_reply_text.py        errors quoting bad text are still sent, escaped
 
 integration_security_tests = \
 	tests/integration/test_disconnect_storm.py \
 	tests/integration/test_forged_signals.py \
 	tests/integration/test_systemd_forged_job.py \
-	tests/integration/test_cleanup_foreign.py
+	tests/integration/test_cleanup_foreign.py \
+	tests/integration/test_reply_text.py
 
 EXTRA_DIST += $(integration_security_tests)
 
