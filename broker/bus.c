@@ -36,6 +36,7 @@ struct BrokerRequest {
   sd_bus_message *message;
   char *sender;
   char *argument;
+  int argument_error; /* < 0: the argument could not be read (it is NULL) */
   gboolean interactive;
   uid_t uid;
   pid_t pid;
@@ -537,6 +538,21 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
   req->counted_for_uid = TRUE;
 
   /* Validate before asking polkit: a malformed call never reaches a prompt. */
+  if (req->argument_error < 0)
+    {
+      if (req->argument_error == -EBADMSG)
+        error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                             "The argument of %s holds a Unicode noncharacter (U+FDD0 to U+FDEF, or one "
+                             "ending in FFFE or FFFF), which the broker does not accept in text; remove it "
+                             "and call again",
+                             req->method->name);
+      else
+        error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                             "The argument of %s could not be read (%s); pass a plain string",
+                             req->method->name, g_strerror (-req->argument_error));
+      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      return 0;
+    }
   if (req->method->validate != NULL && !req->method->validate (req->argument, &error))
     {
       request_fail (req, error, BROKER_AUDIT_REFUSED);
@@ -596,17 +612,25 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   const BrokerMethod *method = find_method (sd_bus_message_get_member (message));
   const char *sender = sd_bus_message_get_sender (message);
   const char *argument = NULL;
+  int argument_error = 0;
   int r;
 
   if (method == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method");
   if (sender == NULL || sender[0] != ':')
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_ACCESS_DENIED, "Calls must come through the bus.");
+  /* The bus passes strings holding Unicode noncharacters, which sd-bus
+   * refuses to read (-EBADMSG). Such a call is malformed input like any
+   * other: it goes down the same path, to an audited InvalidArgs, instead of
+   * sd-bus's unaudited InconsistentMessage. */
   if (method->has_argument)
     {
       r = sd_bus_message_read (message, "s", &argument);
       if (r < 0)
-        return r;
+        {
+          argument = NULL;
+          argument_error = r;
+        }
     }
 
   /* Refused before any work or bus traffic: one caller cannot starve others. */
@@ -626,6 +650,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   req->message = sd_bus_message_ref (message);
   req->sender = g_strdup (sender);
   req->argument = g_strdup (argument);
+  req->argument_error = argument_error;
   req->interactive = sd_bus_message_get_allow_interactive_authorization (message) > 0;
   req->uid = (uid_t) -1;
   req->cancellable = g_cancellable_new ();

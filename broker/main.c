@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -174,6 +176,19 @@ broker_context_release (BrokerContext *ctx)
     arm_idle (ctx);
 }
 
+/* A mask inherited from whoever started us must not hold SIGTERM back
+ * (the handlers main() installs would never run, nor the drain). */
+static void
+unblock_exit_signals (void)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
+  (void) pthread_sigmask (SIG_UNBLOCK, &set, NULL);
+}
+
 static gboolean
 on_terminate (gpointer user_data)
 {
@@ -286,6 +301,15 @@ main (int argc, char **argv)
       g_printerr ("locald-brokerd: cannot register the object: %s\n", g_strerror (-r));
       return EXIT_FAILURE;
     }
+  /* The handlers exist before the name: from the moment callers can reach
+   * us, SIGTERM means "release the name and drain", never an exit that
+   * drops what was queued. A signal that comes earlier ends a broker that
+   * nobody could call yet. They run once the loop does. */
+  ctx.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_terminate, &ctx);
+  g_unix_signal_add (SIGINT, on_terminate, &ctx);
+  unblock_exit_signals ();
+
   /* The object exists before the name, so no call that arrives finds nothing. */
   r = sd_bus_request_name (ctx.bus, BROKER_BUS_NAME, 0);
   if (r < 0)
@@ -294,10 +318,7 @@ main (int argc, char **argv)
       return r == -EEXIST ? EXIT_SUCCESS : EXIT_FAILURE;
     }
 
-  ctx.loop = g_main_loop_new (NULL, FALSE);
   sdbus_source_attach (ctx.bus, NULL, on_bus_disconnected, &ctx);
-  g_unix_signal_add (SIGTERM, on_terminate, &ctx);
-  g_unix_signal_add (SIGINT, on_terminate, &ctx);
   arm_idle (&ctx);
 
   g_debug ("Serving %s (strategy %s: %s)", BROKER_BUS_NAME, ctx.systemd_strategy ? "systemd" : "direct",

@@ -11,13 +11,18 @@
 #                             setup (against the systemd manager mock)
 #   test_cleanup_foreign.py   CleanupPath leaves other users' entries alone
 #   test_reply_text.py        errors quoting bad text are still sent, escaped
+#   test_startup_signal.py    SIGTERM right after the name is owned drains
+#                             (uses strace; skips without it)
+#   test_noncharacter_args.py arguments sd-bus cannot read: audited InvalidArgs
 
 integration_security_tests = \
 	tests/integration/test_disconnect_storm.py \
 	tests/integration/test_forged_signals.py \
 	tests/integration/test_systemd_forged_job.py \
 	tests/integration/test_cleanup_foreign.py \
-	tests/integration/test_reply_text.py
+	tests/integration/test_reply_text.py \
+	tests/integration/test_startup_signal.py \
+	tests/integration/test_noncharacter_args.py
 
 EXTRA_DIST += $(integration_security_tests)
 
