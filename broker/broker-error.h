@@ -39,4 +39,7 @@ const char *broker_error_to_dbus_name (const GError *error);
  * helpers do), BROKER_ERROR_FAILED for any other name. */
 BrokerErrorCode broker_error_from_dbus_name (const char *name);
 
+/* The D-Bus error name of a code; unknown codes map to ...Error.Failed. */
+const char *broker_error_code_to_dbus_name (BrokerErrorCode code);
+
 G_END_DECLS
