@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "bench-calls.h"
+#include "client/locald-names.h"
 
 /* Generous: a SelfCheck behind a slow polkitd must still be measured, not
  * dropped, and a hang should end the run rather than stall it forever. */
@@ -123,8 +124,8 @@ bench_polkit_check (GDBusConnection *conn, const char *action_id, GError **error
   g_variant_builder_add (&subject_details, "{sv}", "name",
                          g_variant_new_string (g_dbus_connection_get_unique_name (conn)));
   reply = g_dbus_connection_call_sync (
-      conn, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
-      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+      conn, LOCALD_POLKIT_BUS_NAME, LOCALD_POLKIT_AUTHORITY_PATH, LOCALD_POLKIT_AUTHORITY_INTERFACE,
+      "CheckAuthorization",
       g_variant_new ("((sa{sv})s@a{ss}us)", "system-bus-name", &subject_details, action_id,
                      g_variant_new_array (G_VARIANT_TYPE ("{ss}"), NULL, 0), 0, ""),
       G_VARIANT_TYPE ("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, BENCH_CALL_TIMEOUT_MS, NULL, error);

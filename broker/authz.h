@@ -14,8 +14,13 @@
  */
 
 #include <gio/gio.h>
+#include <systemd/sd-bus.h>
 
 G_BEGIN_DECLS
+
+/* The connection checks are sent on (the daemon's own, attached to the main
+ * loop). Set once, before the first check; checks without it fail closed. */
+void broker_authz_set_bus (sd_bus *bus);
 
 /* sender: the caller's unique name (":1.42"). argument: shown to polkit
  * rules as the detail "argument" (may be NULL). */

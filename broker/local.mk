@@ -25,6 +25,6 @@ broker_locald_brokerd_SOURCES = \
 	broker/authz.c broker/authz.h \
 	broker/audit.c broker/audit.h \
 	broker/selfcheck.c broker/selfcheck.h
-broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(POLKIT_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
+broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
 	-DG_LOG_DOMAIN=\"locald-brokerd\" -DSYSCONFDIR=\"$(sysconfdir)\"
-broker_locald_brokerd_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
+broker_locald_brokerd_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)

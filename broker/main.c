@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include "authz.h"
 #include "broker-context.h"
 #include "bus.h"
 #include "caps.h"
@@ -277,6 +278,7 @@ main (int argc, char **argv)
       g_printerr ("locald-brokerd: cannot connect to the system bus: %s\n", g_strerror (-r));
       return EXIT_FAILURE;
     }
+  broker_authz_set_bus (ctx.bus);
   r = broker_bus_add_object (&ctx);
   if (r < 0)
     {

@@ -24,6 +24,12 @@
 #define LOCALD_ACTION_CLEANUP_PATH LOCALD_ACTION_PREFIX "cleanup-path"
 #define LOCALD_ACTION_JOIN_CGROUP  LOCALD_ACTION_PREFIX "join-cgroup"
 
+/* polkitd's authority: the broker asks it on every call (and the benchmarks
+ * ask it directly, for the floor). */
+#define LOCALD_POLKIT_BUS_NAME            "org.freedesktop.PolicyKit1"
+#define LOCALD_POLKIT_AUTHORITY_PATH      "/org/freedesktop/PolicyKit1/Authority"
+#define LOCALD_POLKIT_AUTHORITY_INTERFACE "org.freedesktop.PolicyKit1.Authority"
+
 /* D-Bus error names the broker answers with (docs/api.md, "Errors"). */
 #define LOCALD_DBUS_ERROR_PREFIX                    LOCALD_BROKER_INTERFACE ".Error."
 #define LOCALD_DBUS_ERROR_FAILED                    LOCALD_DBUS_ERROR_PREFIX "Failed"
