@@ -7,7 +7,9 @@
 #include "cleanup-fs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -38,6 +40,7 @@ typedef struct {
   DIR *dir;            /* NULL while closed to save fds */
   CleanupIdentity id;  /* what the directory was when first opened */
   guint passes;
+  gboolean kept;       /* unprivileged: something in it had to stay */
 } Frame;
 
 typedef struct {
@@ -48,6 +51,8 @@ typedef struct {
   guint64 removed;
   const char *locald_path;
   const char *where;
+  gboolean unprivileged; /* keep what the kernel refuses, go on with the rest */
+  guint64 kept;          /* entries kept that way (and the target, if so) */
 } Walk;
 
 static void
@@ -65,6 +70,20 @@ static Frame *
 walk_frame (Walk *w, guint i)
 {
   return &g_array_index (w->frames, Frame, i);
+}
+
+/* Unprivileged: an entry of the top frame's directory (or the target
+ * itself, with no frame) stays for the broker. TRUE if that is what err
+ * calls for. */
+static gboolean
+walk_keep (Walk *w, int err)
+{
+  if (!w->unprivileged || (err != EACCES && err != EPERM))
+    return FALSE;
+  w->kept++;
+  if (w->frames->len > 0)
+    walk_frame (w, w->frames->len - 1)->kept = TRUE;
+  return TRUE;
 }
 
 /* "where/frame0/frame1/.../leaf", relative to .locald, for messages. */
@@ -131,6 +150,10 @@ walk_push (Walk *w, int fd_in, const char *name, GError **error)
    * mount id as well keeps this walk safe even if that ever changes. */
   if (f.id.mnt_id != w->mnt_id)
     return walk_fail_mount (w, name, error);
+  /* Unprivileged: a directory we may not write cannot be emptied, so it is
+   * left whole instead of read. */
+  if (w->unprivileged && faccessat (fd, ".", W_OK, AT_EACCESS) < 0 && walk_keep (w, errno))
+    return TRUE;
 
   /* Keep the number of open streams bounded: close the shallowest one. */
   if (w->frames->len - w->first_open >= MAX_OPEN_DIRS)
@@ -183,6 +206,8 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
             }
           if (errno == EBUSY)
             return walk_fail_mount (w, name, error);
+          if (walk_keep (w, errno))
+            return TRUE;
           return walk_fail_errno (w, name, "cannot remove it", errno, error);
         }
       else
@@ -201,6 +226,8 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
             }
           if (fd == -EXDEV)
             return walk_fail_mount (w, name, error);
+          if (walk_keep (w, -fd))
+            return TRUE;
           return walk_fail_errno (w, name, "cannot open the directory", -fd, error);
         }
     }
@@ -264,6 +291,16 @@ walk_finish_top (Walk *w, GError **error)
       pfd = dirfd (walk_frame (w, top - 1)->dir);
     }
 
+  /* Not empty, on purpose: it stays, and so does its parent. */
+  if (f->kept)
+    {
+      walk_pop (w);
+      w->kept++;
+      if (w->frames->len > 0)
+        walk_frame (w, w->frames->len - 1)->kept = TRUE;
+      return TRUE;
+    }
+
   if (unlinkat (pfd, f->name, AT_REMOVEDIR) == 0)
     {
       w->removed++;
@@ -285,6 +322,13 @@ walk_finish_top (Walk *w, GError **error)
     }
   if (errno == EBUSY)
     return walk_fail_mount (w, NULL, error);
+  if ((errno == EACCES || errno == EPERM) && w->unprivileged)
+    {
+      /* Emptied, but its parent is not ours to change. */
+      walk_pop (w);
+      walk_keep (w, EACCES);
+      return TRUE;
+    }
   if (errno == ENOTEMPTY)
     return walk_fail (w, NULL, BROKER_ERROR_BUSY,
                       "entries kept appearing in it while it was being removed; "
@@ -322,13 +366,14 @@ walk_run (Walk *w, GError **error)
   return TRUE;
 }
 
-gboolean
-cleanup_tree_remove (int parent_fd,
-                     const char *name,
-                     const char *locald_path,
-                     const char *where,
-                     guint64 *ret_removed,
-                     GError **error)
+static gboolean
+tree_remove (int parent_fd,
+             const char *name,
+             const char *locald_path,
+             const char *where,
+             gboolean unprivileged,
+             guint64 *ret_removed,
+             GError **error)
 {
   g_autoptr(GArray) frames = NULL;
   CleanupIdentity parent_id;
@@ -361,6 +406,7 @@ cleanup_tree_remove (int parent_fd,
   w.frames = frames;
   w.locald_path = locald_path;
   w.where = where;
+  w.unprivileged = unprivileged;
 
   /* The target itself: unlinkat() first, which also tells a directory apart
    * (EISDIR) without a separate stat that could race. If something else
@@ -371,7 +417,7 @@ cleanup_tree_remove (int parent_fd,
       struct stat st;
 
       ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
-      if (!ok || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      if (!ok || w.kept > 0 || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         break;
       if (pass + 1 == MAX_PASSES)
         {
@@ -382,7 +428,37 @@ cleanup_tree_remove (int parent_fd,
         }
     }
 
+  if (ok && w.kept > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "removed %" G_GUINT64_FORMAT " entries; %" G_GUINT64_FORMAT
+                   " (and what they hold) need privilege to remove",
+                   w.removed, w.kept);
+      ok = FALSE;
+    }
   if (ret_removed != NULL)
     *ret_removed = w.removed;
   return ok;
+}
+
+gboolean
+cleanup_tree_remove (int parent_fd,
+                     const char *name,
+                     const char *locald_path,
+                     const char *where,
+                     guint64 *ret_removed,
+                     GError **error)
+{
+  return tree_remove (parent_fd, name, locald_path, where, FALSE, ret_removed, error);
+}
+
+gboolean
+cleanup_tree_remove_unprivileged (int parent_fd,
+                                  const char *name,
+                                  const char *locald_path,
+                                  const char *where,
+                                  guint64 *ret_removed,
+                                  GError **error)
+{
+  return tree_remove (parent_fd, name, locald_path, where, TRUE, ret_removed, error);
 }

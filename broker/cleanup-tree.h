@@ -32,4 +32,18 @@ gboolean cleanup_tree_remove (int parent_fd,
                               guint64 *ret_removed,
                               GError **error);
 
+/* The same for an unprivileged caller (the client library's fast path):
+ * what the kernel does not let the caller remove (EACCES, EPERM), and the
+ * directories holding it, are left in place and the walk goes on with the
+ * rest; a directory the caller may not write is left whole without being
+ * read. When anything was left, fails with G_IO_ERROR_PERMISSION_DENIED
+ * ("the broker must remove the rest"), *ret_removed counting what went.
+ * Every other outcome is cleanup_tree_remove()'s. */
+gboolean cleanup_tree_remove_unprivileged (int parent_fd,
+                                           const char *name,
+                                           const char *locald_path,
+                                           const char *where,
+                                           guint64 *ret_removed,
+                                           GError **error);
+
 G_END_DECLS
