@@ -132,6 +132,6 @@ endif
 
 # --- integration tests (sandbox: root, private system bus, polkitd)
 if ENABLE_INTEGRATION_TESTS
-TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py
+TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py
 endif
-EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py
+EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py
