@@ -70,6 +70,7 @@ typedef enum
   VIA_SETUID,
   VIA_SUDO,
   VIA_PKEXEC,
+  VIA_RAW, /* the bare kernel work, in-process: the floor of kill and cleanup */
 } Via;
 
 typedef struct
@@ -172,7 +173,7 @@ stop_broker (Bench *b, GError **error)
 static const char *
 via_name (Via via)
 {
-  static const char *const names[] = { "sd-bus", "lib-fast", "lib-broker", "setuid", "sudo", "pkexec" };
+  static const char *const names[] = { "sd-bus", "lib-fast", "lib-broker", "setuid", "sudo", "pkexec", "raw" };
   return names[via];
 }
 
@@ -294,6 +295,22 @@ exec_helper (RowCtx *row, const char *op, const char *arg1, const char *arg2, gu
   return expect_count (g_ascii_strtoull (out, NULL, 10), want, argv[0], error);
 }
 
+static gboolean raw_kill (const char *dir, GError **error);
+
+static gboolean
+raw_cleanup (const char *path, guint64 want, GError **error)
+{
+  unsigned long removed = 0;
+  int r = bench_tree_remove (path, &removed);
+
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "removing %s: %s", path, g_strerror (-r));
+      return FALSE;
+    }
+  return expect_count (removed, want, "the raw walk", error);
+}
+
 static gboolean
 client_call (gpointer data, gpointer shared, guint index, gboolean *ret_busy, GError **error)
 {
@@ -331,6 +348,11 @@ client_call (gpointer data, gpointer shared, guint index, gboolean *ret_busy, GE
           guint32 killed = 1;
           ok = bench_sdbus_kill (c->bus, name, &killed, error) && expect_count (killed, 0, "KillCgroup", error);
         }
+      else if (c->via == VIA_RAW)
+        {
+          g_autofree char *dir = g_strdup_printf ("%s/%s", b->subtree, name);
+          ok = raw_kill (dir, error);
+        }
       else if (c->cap)
         {
           guint killed = 1;
@@ -348,6 +370,8 @@ client_call (gpointer data, gpointer shared, guint index, gboolean *ret_busy, GE
           ok = bench_sdbus_cleanup (c->bus, name, &removed, error)
                && expect_count (removed, SMALL_TREE, "CleanupPath", error);
         }
+      else if (c->via == VIA_RAW)
+        ok = raw_cleanup (name, SMALL_TREE, error);
       else if (c->cap)
         {
           guint64 removed = 0;
@@ -404,6 +428,7 @@ checked_by (Via via, Op op)
   switch (via)
     {
     case VIA_LIB_FAST:
+    case VIA_RAW:
       return "kernel";
     case VIA_SETUID:
       return "nothing";
@@ -422,7 +447,8 @@ label_for (Op op, Via via)
   static const char *const ops[] = { "Peer.Ping", "polkit CheckAuthorization (kill-cgroup)", "SelfCheck",
                                      "KillCgroup, empty cgroup", "CleanupPath, 10-entry tree" };
   static const char *const vias[] = { "sd-bus", "library, fast path", "library, fast path off",
-                                      "exec setuid helper", "sudo -n setuid helper", "pkexec setuid helper" };
+                                      "exec setuid helper", "sudo -n setuid helper", "pkexec setuid helper",
+                                      "raw syscalls in-process (the kernel's part)" };
 
   if (op == OP_SELF_CHECK && via != VIA_SDBUS)
     return g_strdup ("SelfCheck: library acquire (GetAll + SelfCheck)");
@@ -978,6 +1004,7 @@ main (int argc, char **argv)
       Via via;
     } warm[] = {
       { "floor", OP_PING, VIA_SDBUS },          { "floor", OP_POLKIT, VIA_SDBUS },
+      { "floor", OP_KILL_EMPTY, VIA_RAW },      { "floor", OP_CLEANUP_SMALL, VIA_RAW },
       { "warm", OP_SELF_CHECK, VIA_SDBUS },     { "warm", OP_SELF_CHECK, VIA_LIB_BROKER },
       { "warm", OP_KILL_EMPTY, VIA_SDBUS },     { "warm", OP_KILL_EMPTY, VIA_LIB_BROKER },
       { "warm", OP_KILL_EMPTY, VIA_LIB_FAST },  { "warm", OP_CLEANUP_SMALL, VIA_SDBUS },

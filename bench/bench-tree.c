@@ -3,8 +3,10 @@
 
 #include "bench-tree.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,4 +62,52 @@ fail:
     close (top_fd);
     return -e;
   }
+}
+
+static int
+remove_at (int dir_fd, const char *name, unsigned long *count)
+{
+  struct dirent *de;
+  DIR *d;
+  int fd;
+
+  if (unlinkat (dir_fd, name, 0) == 0)
+    {
+      ++*count;
+      return 0;
+    }
+  if (errno != EISDIR)
+    return errno == ENOENT ? 0 : -errno;
+  fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  d = fdopendir (fd);
+  if (!d)
+    {
+      close (fd);
+      return -errno;
+    }
+  while ((de = readdir (d)))
+    {
+      int r;
+      if (!strcmp (de->d_name, ".") || !strcmp (de->d_name, ".."))
+        continue;
+      r = remove_at (dirfd (d), de->d_name, count);
+      if (r < 0)
+        {
+          closedir (d);
+          return r;
+        }
+    }
+  closedir (d);
+  if (unlinkat (dir_fd, name, AT_REMOVEDIR) < 0)
+    return -errno;
+  ++*count;
+  return 0;
+}
+
+int
+bench_tree_remove (const char *top, unsigned long *count)
+{
+  return remove_at (AT_FDCWD, top, count);
 }

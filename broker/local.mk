@@ -33,6 +33,7 @@ broker_locald_brokerd_SOURCES = \
 	broker/bus.c broker/bus.h \
 	broker/authz.c broker/authz.h \
 	broker/audit.c broker/audit.h \
+	broker/memory.c broker/memory.h \
 	broker/selfcheck.c broker/selfcheck.h
 broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
 	-DG_LOG_DOMAIN=\"locald-brokerd\" -DSYSCONFDIR=\"$(sysconfdir)\"
