@@ -7,6 +7,7 @@
  */
 
 #include <glib.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,12 @@ G_BEGIN_DECLS
  * through ".." and must be the very directory seen before (device, inode,
  * mount), or the walk stops with BROKER_ERROR_UNSAFE_PATH.
  *
+ * Only entries owned by root or by caller_uid are removed: a first pass
+ * removes nothing and checks every owner, so another user's entry anywhere
+ * in the tree fails the call with BROKER_ERROR_NOT_OWNER naming it before
+ * anything is gone; the removal pass checks each owner again right before
+ * the unlinkat() and stops the same way at an entry that appeared meanwhile.
+ *
  * Entries that vanish meanwhile are not an error; a missing `name` removes
  * nothing. Errors name the entry relative to the .locald directory:
  * locald_path is that directory (for messages) and where the directory of
@@ -29,20 +36,25 @@ gboolean cleanup_tree_remove (int parent_fd,
                               const char *name,
                               const char *locald_path,
                               const char *where,
+                              uid_t caller_uid,
                               guint64 *ret_removed,
                               GError **error);
 
-/* The same for an unprivileged caller (the client library's fast path):
- * what the kernel does not let the caller remove (EACCES, EPERM), and the
- * directories holding it, are left in place and the walk goes on with the
- * rest; a directory the caller may not write is left whole without being
- * read. When anything was left, fails with G_IO_ERROR_PERMISSION_DENIED
- * ("the broker must remove the rest"), *ret_removed counting what went.
- * Every other outcome is cleanup_tree_remove()'s. */
+/* The same for an unprivileged caller (the client library's fast path),
+ * with the same first pass: where that pass cannot look into a part of the
+ * tree (EACCES, EPERM), nothing is removed and the call fails with
+ * G_IO_ERROR_PERMISSION_DENIED ("the broker decides"). Otherwise what the
+ * kernel does not let the caller remove, and the directories holding it,
+ * are left in place while the rest goes; a directory the caller may not
+ * write is left whole without being read. When anything was left, fails
+ * with G_IO_ERROR_PERMISSION_DENIED ("the broker must remove the rest"),
+ * *ret_removed counting what went. Every other outcome is
+ * cleanup_tree_remove()'s. */
 gboolean cleanup_tree_remove_unprivileged (int parent_fd,
                                            const char *name,
                                            const char *locald_path,
                                            const char *where,
+                                           uid_t caller_uid,
                                            guint64 *ret_removed,
                                            GError **error);
 

@@ -7,6 +7,8 @@
 noinst_LTLIBRARIES += broker/libbroker-core.la
 broker_libbroker_core_la_SOURCES = \
 	broker/broker-error.c broker/broker-error.h \
+	broker/bus-driver.h \
+	broker/bus-text.c broker/bus-text.h \
 	broker/cgroup.c broker/cgroup.h broker/cgroup-private.h \
 	broker/cleanup.c broker/cleanup.h \
 	broker/cleanup-fs.c broker/cleanup-fs.h \

@@ -28,13 +28,13 @@ import pwd
 import re
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+import taprun  # noqa: E402  (tests/lib)
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 BROKERCALL = os.path.join(HERE, "brokercall.py")
@@ -263,6 +263,21 @@ def bus_call(method, signature="", *args, user="root"):
                                  "signature": signature, "args": list(args)})
 
 
+def emit_signal(user, dest, path, interface, signal, signature="", *args):
+    """USER sends signal INTERFACE.SIGNAL from PATH, unicast to DEST (a
+    unique name): what a forger can do, since the bus delivers a unicast
+    signal whatever its recipient's match rules say."""
+    return worker(user).request({"op": "emit", "dest": dest, "path": path,
+                                 "interface": interface, "signal": signal,
+                                 "signature": signature, "args": list(args)})
+
+
+def unique_name_of(name=BUS_NAME):
+    """The unique name owning NAME, or None."""
+    r = bus_call("GetNameOwner", "s", name)
+    return r.value[0] if r.ok else None
+
+
 class AsyncCall:
     """A call in flight from its own process and connection (see call_async)."""
 
@@ -489,19 +504,6 @@ def remove_cgroup_root():
 
 # ------------------------------------------------------------ TAP runner
 
-def _force_privileged():
-    return os.environ.get("LOCALD_E2E_FORCE_PRIVILEGED") == "1"
-
-
-def _skip_all(reason):
-    if _force_privileged():
-        sys.stderr.write("LOCALD_E2E_FORCE_PRIVILEGED=1 but this test cannot run: %s\n" % reason)
-        print("1..1\nnot ok 1 - privileged prerequisites: %s" % reason)
-        sys.exit(1)
-    print("1..0 # SKIP %s" % reason)
-    sys.exit(0)
-
-
 def _cgroup2_mounted():
     try:
         with open("/proc/self/mountinfo") as f:
@@ -525,147 +527,17 @@ def _why_not_runnable():
     return None
 
 
-def _reexec_in_sandbox(main_file):
-    reason = _why_not_runnable()
-    if reason:
-        _skip_all(reason)
-    sys.stdout.flush()
-    proc = subprocess.Popen([SANDBOX, "run", "--", sys.executable, main_file] + sys.argv[1:])
-
-    def forward(signum, frame):
-        try:
-            proc.send_signal(signum)
-        except OSError:
-            pass
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGHUP, forward)
-    while True:
-        try:
-            rc = proc.wait()
-            break
-        except KeyboardInterrupt:
-            forward(signal.SIGINT, None)
-    if rc == 77:
-        _skip_all("the sandbox cannot run here (see the log)")
-    sys.exit(rc)
-
-
-class _TapResult(unittest.TestResult):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-        self.any_failed = False
-        self._cur = None
-
-    @staticmethod
-    def _name(test):
-        name = test.id()
-        if name.startswith("__main__."):
-            name = name[len("__main__."):]
-        return name
-
-    def startTest(self, test):
-        super().startTest(test)
-        self._cur = {"ok": True, "notes": [], "skip": None}
-
-    def _fail(self, test, err):
-        text = self._exc_info_to_string(err, test)
-        if self._cur is None:   # class/module fixture errors come without startTest
-            self._emit(self._name(test), False, [text], None)
-            return
-        self._cur["ok"] = False
-        self._cur["notes"].append(text)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._fail(test, err)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._fail(test, err)
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            self._cur["ok"] = False
-            self._cur["notes"].append("%s\n%s" % (subtest, self._exc_info_to_string(err, test)))
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._cur["skip"] = reason
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self._cur["ok"] = False
-        self._cur["notes"].append("unexpected success")
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        cur, self._cur = self._cur, None
-        if cur is not None:
-            self._emit(self._name(test), cur["ok"], cur["notes"], cur["skip"])
-
-    def _emit(self, name, ok, notes, skip):
-        self.n += 1
-        if skip is not None:
-            print("ok %d - %s # SKIP %s" % (self.n, name, skip))
-        elif ok:
-            print("ok %d - %s" % (self.n, name))
-        else:
-            self.any_failed = True
-            print("not ok %d - %s" % (self.n, name))
-            for note in notes:
-                for line in note.rstrip().splitlines():
-                    print("# " + line)
-            tail = broker_log().splitlines()[-25:]
-            if tail:
-                print("# --- last lines of the broker/bus log:")
-                for line in tail:
-                    print("#   " + line)
-        sys.stdout.flush()
+def _broker_log_tail():
+    return "last lines of the broker/bus log", broker_log().splitlines()[-25:]
 
 
 def main():
     """Entry point of a test file; see the module docstring."""
-    main_mod = sys.modules["__main__"]
-    main_file = os.path.abspath(main_mod.__file__)
-    if not os.environ.get("LOCALD_SANDBOX_DIR"):
-        _reexec_in_sandbox(main_file)
-
-    names = [a for a in sys.argv[1:] if not a.startswith("-")]
-    loader = unittest.TestLoader()
-    if names:
-        suite = loader.loadTestsFromNames(names, main_mod)
-    else:
-        suite = loader.loadTestsFromModule(main_mod)
+    main_mod = taprun.enter_world("LOCALD_SANDBOX_DIR", _why_not_runnable, [SANDBOX, "run", "--"],
+                                  "the sandbox cannot run here (see the log)")
     # One extra result per file: the broker never logged a GLib warning or
     # critical (a critical in a root daemon is a bug even when calls work).
-    print("1..%d" % (suite.countTestCases() + 1))
-    sys.stdout.flush()
-    result = _TapResult()
-    try:
-        suite.run(result)
-    finally:
-        close_workers()
-    if result.n < suite.countTestCases():
-        print("# only %d of %d tests reported" % (result.n, suite.countTestCases()))
-        sys.exit(1)
-    _report_broker_log_clean(result)
-    sys.exit(1 if result.any_failed else 0)
-
-
-def _report_broker_log_clean(result):
-    bad = [line for line in broker_log().splitlines()
-           if "-CRITICAL **" in line or "-WARNING **" in line or "** (locald-brokerd" in line
-           or "AddressSanitizer" in line or "runtime error:" in line]
-    result.n += 1
-    if bad:
-        result.any_failed = True
-        print("not ok %d - broker logged no warnings or criticals" % result.n)
-        for line in bad[:20]:
-            print("#   " + line)
-    else:
-        print("ok %d - broker logged no warnings or criticals" % result.n)
-    sys.stdout.flush()
-
-
+    taprun.run_module(main_mod, sys.argv[1:], failure_context=_broker_log_tail,
+                      final_checks=[("broker logged no warnings or criticals",
+                                     lambda: taprun.log_problems(broker_log().splitlines()))],
+                      cleanup=close_workers)
