@@ -12,6 +12,7 @@
 
 #include "client/locald-error-private.h"
 #include "broker/broker-error.h"
+#include "broker/bus-text.h"
 #include "broker/cgroup.h"
 #include "broker/cleanup.h"
 
@@ -50,13 +51,15 @@ _locald_fastpath_free (Fastpath *fp)
   g_free (fp);
 }
 
-/* The broker's error as the broker path would have delivered it. */
+/* The broker's error as the broker path would have delivered it: its
+ * D-Bus name, and its text as the broker puts it on the bus. */
 static void
 propagate_as_broker (GError *error, GError **ret)
 {
   g_autoptr (GError) owned = error;
+  g_autofree char *text = broker_bus_text (owned->message);
 
-  g_propagate_error (ret, _locald_error_new_remote (broker_error_to_dbus_name (owned), owned->message));
+  g_propagate_error (ret, _locald_error_new_remote (broker_error_to_dbus_name (owned), text));
 }
 
 static gboolean
