@@ -23,6 +23,14 @@ static const char *const dbus_names[] = {
 };
 
 const char *
+broker_error_code_to_dbus_name (BrokerErrorCode code)
+{
+  if ((int) code < 0 || (gsize) code >= G_N_ELEMENTS (dbus_names))
+    return dbus_names[BROKER_ERROR_FAILED];
+  return dbus_names[code];
+}
+
+const char *
 broker_error_to_dbus_name (const GError *error)
 {
   g_return_val_if_fail (error != NULL, dbus_names[BROKER_ERROR_FAILED]);

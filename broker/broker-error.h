@@ -34,4 +34,7 @@ GQuark broker_error_quark (void);
 /* The D-Bus error name for a GError; unknown domains map to ...Error.Failed. */
 const char *broker_error_to_dbus_name (const GError *error);
 
+/* The D-Bus error name of a code; unknown codes map to ...Error.Failed. */
+const char *broker_error_code_to_dbus_name (BrokerErrorCode code);
+
 G_END_DECLS

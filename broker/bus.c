@@ -6,6 +6,8 @@
 #include "audit.h"
 #include "authz.h"
 #include "broker-error.h"
+#include "bus-driver.h"
+#include "bus-text.h"
 #include "cgroup-join.h"
 #include "cgroup-systemd.h"
 #include "cgroup.h"
@@ -36,6 +38,7 @@ struct BrokerRequest {
   sd_bus_message *message;
   char *sender;
   char *argument;
+  int argument_error; /* < 0: the argument could not be read (it is NULL) */
   gboolean interactive;
   uid_t uid;
   pid_t pid;
@@ -120,14 +123,29 @@ request_audit (BrokerRequest *req, BrokerAuditResult result, const char *detail)
                 detail);
 }
 
+/* The last resort when a reply cannot be sent: an error whose text is
+ * fixed, so the caller gets an answer rather than waiting for its timeout. */
+static void
+reply_fallback_error (BrokerRequest *req, const char *name, int r)
+{
+  g_debug ("Could not send the reply to %s: %s", req->sender, g_strerror (-r));
+  r = sd_bus_reply_method_errorf (req->message, name,
+                                  "The broker could not send its answer to this call (%s).", g_strerror (-r));
+  if (r < 0)
+    g_debug ("Could not send the fallback error to %s either: %s", req->sender, g_strerror (-r));
+}
+
 /* Sends the error reply, audits it and ends the request. */
 static void
 request_fail (BrokerRequest *req, const GError *error, BrokerAuditResult result)
 {
-  int r = sd_bus_reply_method_errorf (req->message, broker_error_to_dbus_name (error), "%s", error->message);
+  /* Messages quote arguments and file names: only text the bus carries. */
+  g_autofree char *text = broker_bus_text (error->message);
+  const char *name = broker_error_to_dbus_name (error);
+  int r = sd_bus_reply_method_errorf (req->message, name, "%s", text);
   if (r < 0)
-    g_debug ("Could not send error reply to %s: %s", req->sender, g_strerror (-r));
-  request_audit (req, result, error->message);
+    reply_fallback_error (req, name, r);
+  request_audit (req, result, text);
   request_free (req);
 }
 
@@ -236,7 +254,9 @@ append_string_map (sd_bus_message *reply, GHashTable *map)
     return r;
   for (guint i = 0; keys[i] != NULL; i++)
     {
-      r = sd_bus_message_append (reply, "{ss}", keys[i], (const char *) g_hash_table_lookup (map, keys[i]));
+      g_autofree char *key = broker_bus_text (keys[i]);
+      g_autofree char *value = broker_bus_text (g_hash_table_lookup (map, keys[i]));
+      r = sd_bus_message_append (reply, "{ss}", key, value);
       if (r < 0)
         return r;
     }
@@ -253,18 +273,28 @@ selfcheck_reply (BrokerRequest *req)
   r = sd_bus_message_new_method_return (req->message, &reply);
   if (r < 0)
     return r;
-  r = sd_bus_message_append (reply, "sss", report->strategy, report->strategy_reason, report->mode);
-  if (r < 0)
-    return r;
+  {
+    g_autofree char *strategy = broker_bus_text (report->strategy);
+    g_autofree char *reason = broker_bus_text (report->strategy_reason);
+    g_autofree char *mode = broker_bus_text (report->mode);
+    r = sd_bus_message_append (reply, "sss", strategy, reason, mode);
+    if (r < 0)
+      return r;
+  }
   r = sd_bus_message_open_container (reply, 'a', "(sssa{ss}s)");
   if (r < 0)
     return r;
   for (guint i = 0; i < report->problems->len; i++)
     {
       const SelfCheckProblem *p = report->problems->pdata[i];
+      g_autofree char *id = broker_bus_text (p->id);
+      g_autofree char *severity = broker_bus_text (p->severity);
+      g_autofree char *summary = broker_bus_text (p->summary);
+      g_autofree char *fix = broker_bus_text (p->fix);
       if ((r = sd_bus_message_open_container (reply, 'r', "sssa{ss}s")) < 0
-          || (r = sd_bus_message_append (reply, "sss", p->id, p->severity, p->summary)) < 0
-          || (r = append_string_map (reply, p->evidence)) < 0 || (r = sd_bus_message_append (reply, "s", p->fix)) < 0
+          || (r = sd_bus_message_append (reply, "sss", id, severity, summary)) < 0
+          || (r = append_string_map (reply, p->evidence)) < 0
+          || (r = sd_bus_message_append (reply, "s", fix)) < 0
           || (r = sd_bus_message_close_container (reply)) < 0)
         return r;
     }
@@ -280,7 +310,8 @@ selfcheck_reply (BrokerRequest *req)
 static int
 setup_reply (BrokerRequest *req)
 {
-  return sd_bus_reply_method_return (req->message, "s", req->out_path);
+  g_autofree char *path = broker_bus_text (req->out_path);
+  return sd_bus_reply_method_return (req->message, "s", path);
 }
 
 static int
@@ -371,7 +402,14 @@ on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
   int r = req->method->reply (req);
   g_autofree char *detail = req->method->describe (req);
   if (r < 0)
-    g_debug ("Could not send reply to %s: %s", req->sender, g_strerror (-r));
+    {
+      /* The work is done (and audited as done); the caller learns that its
+       * answer was lost instead of waiting for its timeout. */
+      reply_fallback_error (req, broker_error_code_to_dbus_name (BROKER_ERROR_FAILED), r);
+      char *lost = g_strdup_printf ("%s (the reply could not be sent)", detail);
+      g_free (detail);
+      detail = lost;
+    }
   request_audit (req, BROKER_AUDIT_OK, detail);
   request_free (req);
 }
@@ -519,6 +557,21 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
   req->counted_for_uid = TRUE;
 
   /* Validate before asking polkit: a malformed call never reaches a prompt. */
+  if (req->argument_error < 0)
+    {
+      if (req->argument_error == -EBADMSG)
+        error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                             "The argument of %s holds a Unicode noncharacter (U+FDD0 to U+FDEF, or one "
+                             "ending in FFFE or FFFF), which the broker does not accept in text; remove it "
+                             "and call again",
+                             req->method->name);
+      else
+        error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                             "The argument of %s could not be read (%s); pass a plain string",
+                             req->method->name, g_strerror (-req->argument_error));
+      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      return 0;
+    }
   if (req->method->validate != NULL && !req->method->validate (req->argument, &error))
     {
       request_fail (req, error, BROKER_AUDIT_REFUSED);
@@ -533,8 +586,8 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
 static int
 request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
 {
-  return sd_bus_call_method_async (req->ctx->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                   "org.freedesktop.DBus", "GetConnectionCredentials", callback, req, "s",
+  return sd_bus_call_method_async (req->ctx->bus, NULL, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                   BUS_DRIVER_INTERFACE, "GetConnectionCredentials", callback, req, "s",
                                    req->sender);
 }
 
@@ -546,6 +599,12 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
   BrokerContext *ctx = userdata;
   const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
 
+  /* Only the bus driver's own notice counts. Anyone can unicast a signal
+   * to us, the bus delivers it whatever our match says, and sd-bus lets a
+   * match on the well-known sender "org.freedesktop.DBus" pass any unique
+   * sender; the driver alone sends with that exact sender name. */
+  if (g_strcmp0 (sd_bus_message_get_sender (message), BUS_DRIVER_NAME) != 0)
+    return 0;
   if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) < 0 || name == NULL || name[0] != ':'
       || (new_owner != NULL && *new_owner != '\0'))
     return 0;
@@ -572,17 +631,25 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   const BrokerMethod *method = find_method (sd_bus_message_get_member (message));
   const char *sender = sd_bus_message_get_sender (message);
   const char *argument = NULL;
+  int argument_error = 0;
   int r;
 
   if (method == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method");
   if (sender == NULL || sender[0] != ':')
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_ACCESS_DENIED, "Calls must come through the bus.");
+  /* The bus passes strings holding Unicode noncharacters, which sd-bus
+   * refuses to read (-EBADMSG). Such a call is malformed input like any
+   * other: it goes down the same path, to an audited InvalidArgs, instead of
+   * sd-bus's unaudited InconsistentMessage. */
   if (method->has_argument)
     {
       r = sd_bus_message_read (message, "s", &argument);
       if (r < 0)
-        return r;
+        {
+          argument = NULL;
+          argument_error = r;
+        }
     }
 
   /* Refused before any work or bus traffic: one caller cannot starve others. */
@@ -602,6 +669,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   req->message = sd_bus_message_ref (message);
   req->sender = g_strdup (sender);
   req->argument = g_strdup (argument);
+  req->argument_error = argument_error;
   req->interactive = sd_bus_message_get_allow_interactive_authorization (message) > 0;
   req->uid = (uid_t) -1;
   req->cancellable = g_cancellable_new ();
@@ -646,7 +714,8 @@ get_cgroup_root (sd_bus *bus, const char *path, const char *interface, const cha
                  void *userdata, sd_bus_error *ret_error)
 {
   BrokerContext *ctx = userdata;
-  return sd_bus_message_append (reply, "s", ctx->cgroup_root_path);
+  g_autofree char *root = broker_bus_text (ctx->cgroup_root_path);
+  return sd_bus_message_append (reply, "s", root);
 }
 
 /* Mirrors dbus/dev.locald.Broker1.xml; the integration suite compares the two. */
@@ -683,8 +752,8 @@ broker_bus_add_object (BrokerContext *ctx)
   /* One subscription for every caller, installed before any call is served
    * (a match per call would let a flood exhaust the bus's per-connection
    * match quota and cut the daemon off the bus). */
-  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                           "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, ctx);
+  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                           BUS_DRIVER_INTERFACE, "NameOwnerChanged", on_name_owner_changed, ctx);
   if (r < 0)
     return r;
   return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,

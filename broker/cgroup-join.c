@@ -192,6 +192,40 @@ cgroup_join_ensure_path (int subtree_fd, const char *cgroup_rel, uid_t uid, cons
   return broker_fd_steal (&cur);
 }
 
+int
+cgroup_join_prepare (const CgroupLayout *layout, uid_t uid, const char *cgroup_rel, char **ret_shown,
+                     GError **error)
+{
+  g_auto (BrokerFd) mount_fd = -1;
+  g_auto (BrokerFd) subtree_fd = -1;
+  g_autofree char *user_path = NULL;
+  g_autofree char *shown = NULL;
+  int target_fd;
+
+  g_return_val_if_fail (layout != NULL && layout->mount != NULL, -1);
+  g_return_val_if_fail (ret_shown != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  /* The daemon validated already; checking again keeps this safe on its own. */
+  if (!cgroup_validate_root (layout->root, error) || !cgroup_validate_relative (cgroup_rel, error))
+    return -1;
+  user_path = cgroup_user_path (layout, uid);
+  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
+
+  mount_fd = cgroup_open_mount (layout, error);
+  if (mount_fd < 0)
+    return -1;
+  /* Joining never creates the subtree: that is SetupCgroupRoot's, which an
+   * administrator may have to approve. */
+  subtree_fd = cgroup_join_open_subtree (mount_fd, layout, uid, error);
+  if (subtree_fd < 0)
+    return -1;
+  target_fd = cgroup_join_ensure_path (subtree_fd, cgroup_rel, uid, shown, error);
+  if (target_fd >= 0)
+    *ret_shown = g_steal_pointer (&shown);
+  return target_fd;
+}
+
 gboolean
 cgroup_direct_join (const CgroupLayout *layout,
                     uid_t uid,
@@ -200,31 +234,15 @@ cgroup_direct_join (const CgroupLayout *layout,
                     char **ret_cgroup_path,
                     GError **error)
 {
-  g_auto (BrokerFd) mount_fd = -1;
-  g_auto (BrokerFd) subtree_fd = -1;
   g_auto (BrokerFd) target_fd = -1;
-  g_autofree char *user_path = NULL;
   g_autofree char *shown = NULL;
   char pid_text[32];
   int r;
 
-  g_return_val_if_fail (layout != NULL && layout->mount != NULL, FALSE);
   g_return_val_if_fail (target != NULL && target->pidfd >= 0, FALSE);
   g_return_val_if_fail (ret_cgroup_path != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!cgroup_validate_root (layout->root, error) || !cgroup_validate_relative (cgroup_rel, error))
-    return FALSE;
-  user_path = cgroup_user_path (layout, uid);
-  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
-
-  mount_fd = cgroup_open_mount (layout, error);
-  if (mount_fd < 0)
-    return FALSE;
-  subtree_fd = cgroup_join_open_subtree (mount_fd, layout, uid, error);
-  if (subtree_fd < 0)
-    return FALSE;
-  target_fd = cgroup_join_ensure_path (subtree_fd, cgroup_rel, uid, shown, error);
+  target_fd = cgroup_join_prepare (layout, uid, cgroup_rel, &shown, error);
   if (target_fd < 0)
     return FALSE;
 

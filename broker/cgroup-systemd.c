@@ -36,6 +36,7 @@
 
 #include "cgroup-systemd.h"
 #include "broker-error.h"
+#include "bus-driver.h"
 #include "cgroup-private.h"
 #include "fd-util.h"
 
@@ -98,16 +99,52 @@ set_bus_error (GError **error, int r, const sd_bus_error *bus_error, const char 
 /* JobRemoved of every job seen, job path -> result. The reply to
  * StartTransientUnit may be processed after the signal arrived, so signals
  * are recorded rather than matched against a job known in advance. */
+typedef struct {
+  GHashTable *results;
+  const char *manager; /* unique name of the manager the job was started with */
+} JobWatch;
+
 static int
 on_job_removed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  GHashTable *results = userdata;
+  JobWatch *watch = userdata;
   uint32_t id;
   const char *job, *unit, *result;
 
+  /* Any user can unicast a JobRemoved to this connection: the bus delivers
+   * it whatever the match says, and sd-bus lets a match on the well-known
+   * name pass any unique sender. Only the manager's own signal counts. */
+  if (g_strcmp0 (sd_bus_message_get_sender (m), watch->manager) != 0)
+    return 0;
   if (sd_bus_message_read (m, "uoss", &id, &job, &unit, &result) >= 0)
-    g_hash_table_insert (results, g_strdup (job), g_strdup (result));
+    g_hash_table_insert (watch->results, g_strdup (job), g_strdup (result));
   return 0;
+}
+
+/* The unique name that owns the manager's name now; the job's JobRemoved
+ * must come from it. */
+static gboolean
+get_manager_owner (sd_bus *bus, const char *unit, char **ret_owner, GError **error)
+{
+  __attribute__ ((cleanup (sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+  const char *owner = NULL;
+  int r;
+
+  r = sd_bus_call_method (bus, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, "GetNameOwner",
+                          &bus_error, &reply, "s", SYSTEMD_DEST);
+  if (r >= 0)
+    r = sd_bus_message_read (reply, "s", &owner);
+  if (r < 0 || owner == NULL || owner[0] != ':')
+    {
+      g_autofree char *what
+          = g_strdup_printf ("Could not create the scope %s: systemd (%s) is not on the system bus", unit,
+                             SYSTEMD_DEST);
+      set_bus_error (error, r < 0 ? r : -EBADMSG, &bus_error, what);
+      return FALSE;
+    }
+  *ret_owner = g_strdup (owner);
+  return TRUE;
 }
 
 static gboolean
@@ -393,6 +430,8 @@ cgroup_systemd_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_p
   g_autoptr (GHashTable) results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autofree char *unit = NULL;
   g_autofree char *job = NULL;
+  g_autofree char *manager = NULL;
+  JobWatch watch = { results, NULL };
   gboolean exists = FALSE;
   pid_t keeper;
   int r;
@@ -419,9 +458,15 @@ cgroup_systemd_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_p
              && check_placement (layout, uid, ret_cgroup_path, error);
   }
 
-  /* Subscribe before starting the job so its JobRemoved cannot be missed. */
-  r = sd_bus_match_signal (bus, &slot, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "JobRemoved", on_job_removed,
-                           results);
+  if (!get_manager_owner (bus, unit, &manager, error))
+    return FALSE;
+  watch.manager = manager;
+
+  /* Subscribe before starting the job so its JobRemoved cannot be missed;
+   * by unique name, which sd-bus compares exactly (on_job_removed checks
+   * the sender all the same). */
+  r = sd_bus_match_signal (bus, &slot, manager, SYSTEMD_PATH, MANAGER_IFACE, "JobRemoved", on_job_removed,
+                           &watch);
   if (r < 0)
     {
       set_bus_error (error, r, NULL, "Cannot watch systemd's job signals");
@@ -455,37 +500,17 @@ cgroup_systemd_join (const CgroupLayout *layout,
                      GError **error)
 {
   __attribute__ ((cleanup (sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
-  g_auto (BrokerFd) mount_fd = -1;
-  g_auto (BrokerFd) subtree_fd = -1;
   g_auto (BrokerFd) target_fd = -1;
-  g_autofree char *user_path = NULL;
   g_autofree char *shown = NULL;
   g_autofree char *unit = NULL;
   g_autofree char *subcgroup = NULL;
 
-  g_return_val_if_fail (layout != NULL && layout->mount != NULL, FALSE);
   g_return_val_if_fail (target != NULL && target->pidfd >= 0, FALSE);
   g_return_val_if_fail (ret_cgroup_path != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!cgroup_validate_relative (cgroup_rel, error))
-    return FALSE;
-  user_path = cgroup_user_path (layout, uid);
-  shown = g_strdup_printf ("%s/%s", user_path, cgroup_rel);
-
-  mount_fd = cgroup_open_mount (layout, error);
-  if (mount_fd < 0)
-    return FALSE;
-  /* Joining never creates the scope: that is SetupCgroupRoot's, which an
-   * administrator may have to approve. */
-  subtree_fd = cgroup_join_open_subtree (mount_fd, layout, uid, error);
-  if (subtree_fd < 0)
-    return FALSE;
-  target_fd = cgroup_join_ensure_path (subtree_fd, cgroup_rel, uid, shown, error);
-  if (target_fd < 0)
-    return FALSE;
-
-  if (!open_manager_bus (&bus, error))
+  /* systemd moves a process only into a subcgroup that exists. */
+  target_fd = cgroup_join_prepare (layout, uid, cgroup_rel, &shown, error);
+  if (target_fd < 0 || !open_manager_bus (&bus, error))
     return FALSE;
   unit = g_strdup_printf ("locald-user-%u.scope", (unsigned) uid);
   subcgroup = g_strconcat ("/", cgroup_rel, NULL);

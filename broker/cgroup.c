@@ -187,10 +187,14 @@ validate_relative_path (const char *what, const char *example, const char *value
         }
       if (clen > NAME_MAX)
         {
+          /* Quote the start only, cut before a character, not inside one. */
+          int shown = 32;
+          while (shown > 0 && ((guchar) value[shown] & 0xC0) == 0x80)
+            shown--;
           g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                       "The %s \"%.32s...\" has a component of %" G_GSIZE_FORMAT
+                       "The %s \"%.*s...\" has a component of %" G_GSIZE_FORMAT
                        " bytes; each name may have at most %d bytes",
-                       what, value, clen, NAME_MAX);
+                       what, shown, value, clen, NAME_MAX);
           return FALSE;
         }
       if (clen >= strlen ("cgroup.") && strncmp (comp, "cgroup.", strlen ("cgroup.")) == 0)

@@ -38,6 +38,7 @@ typedef struct {
   DIR *dir;            /* NULL while closed to save fds */
   CleanupIdentity id;  /* what the directory was when first opened */
   guint passes;
+  long pos;            /* telldir() when the stream was closed, for the first pass */
 } Frame;
 
 typedef struct {
@@ -48,7 +49,23 @@ typedef struct {
   guint64 removed;
   const char *locald_path;
   const char *where;
+  uid_t caller_uid;     /* entries of root and of this uid may go, nothing else */
+  gboolean scanning;    /* the first pass: check every owner, remove nothing */
+  GHashTable *scanned;  /* CleanupIdentity of each directory the first pass entered */
 } Walk;
+
+static guint
+identity_hash (gconstpointer key)
+{
+  const CleanupIdentity *id = key;
+  return g_int64_hash (&id->ino) ^ g_int64_hash (&id->dev);
+}
+
+static gboolean
+identity_equal (gconstpointer a, gconstpointer b)
+{
+  return cleanup_identity_same_inode (a, b);
+}
 
 static void
 frame_clear (gpointer data)
@@ -106,6 +123,28 @@ walk_fail_errno (Walk *w, const char *leaf, const char *what, int err, GError **
   return walk_fail (w, leaf, BROKER_ERROR_FAILED, why, error);
 }
 
+/* The owner rule: the caller's .locald may hold entries of other users (a
+ * shared project directory, a sticky world-writable one), and root may
+ * remove anything, so root removes only what is root's (the leftovers this
+ * method exists for) or the caller's own. */
+static gboolean
+walk_owner_allowed (const Walk *w, uid_t owner)
+{
+  return owner == 0 || owner == w->caller_uid;
+}
+
+static gboolean
+walk_fail_owner (Walk *w, const char *leaf, uid_t owner, GError **error)
+{
+  g_autofree char *why
+      = g_strdup_printf ("it is owned by uid %u, which is neither root nor you (uid %u); only entries "
+                         "owned by root or by the caller are removed%s - ask its owner to remove it or to "
+                         "move it out of the tree, then run the cleanup again",
+                         (unsigned) owner, (unsigned) w->caller_uid,
+                         w->scanning ? ", so nothing was removed" : "");
+  return walk_fail (w, leaf, BROKER_ERROR_NOT_OWNER, why, error);
+}
+
 static gboolean
 walk_fail_mount (Walk *w, const char *leaf, GError **error)
 {
@@ -121,7 +160,7 @@ static gboolean
 walk_push (Walk *w, int fd_in, const char *name, GError **error)
 {
   g_auto(BrokerFd) fd = fd_in;
-  Frame f = { 0 };
+  Frame f = { .pos = -1 };
   int r;
 
   r = cleanup_fd_identity (fd, &f.id);
@@ -131,11 +170,29 @@ walk_push (Walk *w, int fd_in, const char *name, GError **error)
    * mount id as well keeps this walk safe even if that ever changes. */
   if (f.id.mnt_id != w->mnt_id)
     return walk_fail_mount (w, name, error);
+  if (!walk_owner_allowed (w, (uid_t) f.id.uid))
+    return walk_fail_owner (w, name, (uid_t) f.id.uid, error);
+  /* The first pass changes nothing, so unlike the removal it would not
+   * end by itself against someone moving a directory out and back in (it
+   * reappears in its parent's stream), and a re-opened stream may show it
+   * again: each directory is entered once, and met again it is skipped (the
+   * removal pass checks its owners anyway). */
+  if (w->scanning)
+    {
+      CleanupIdentity *seen;
+
+      if (g_hash_table_contains (w->scanned, &f.id))
+        return TRUE;
+      seen = g_new (CleanupIdentity, 1);
+      *seen = f.id;
+      g_hash_table_add (w->scanned, seen);
+    }
 
   /* Keep the number of open streams bounded: close the shallowest one. */
   if (w->frames->len - w->first_open >= MAX_OPEN_DIRS)
     {
       Frame *old = walk_frame (w, w->first_open);
+      old->pos = telldir (old->dir);
       closedir (old->dir);
       old->dir = NULL;
       w->first_open++;
@@ -168,6 +225,26 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
     {
       if (!looks_like_dir)
         {
+          struct stat st;
+
+          /* Whose it is decides whether it may go (walk_owner_allowed()),
+           * checked right before the unlinkat(), in both passes: entries
+           * can appear between them. */
+          if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            {
+              if (errno == ENOENT)
+                return TRUE;
+              return walk_fail_errno (w, name, "cannot inspect it", errno, error);
+            }
+          if (S_ISDIR (st.st_mode))
+            {
+              looks_like_dir = TRUE;
+              continue;
+            }
+          if (!walk_owner_allowed (w, st.st_uid))
+            return walk_fail_owner (w, name, st.st_uid, error);
+          if (w->scanning)
+            return TRUE;
           /* Never follows anything: a symlink is removed as a link. */
           if (unlinkat (dfd, name, 0) == 0)
             {
@@ -242,6 +319,13 @@ walk_reopen_parent (Walk *w, GError **error)
   if (parent->dir == NULL)
     return walk_fail_errno (w, "..", "cannot read the parent directory", errno, error);
   (void) broker_fd_steal (&fd);
+  /* The removal pass starts over (what it saw is gone); the first pass
+   * goes on where it was, so a deep tree is not read over and over. File
+   * systems keep directory positions valid across streams; where one does
+   * not, entries are read again or missed by this pass only, and the
+   * removal pass checks every owner itself. */
+  if (w->scanning && parent->pos >= 0)
+    seekdir (parent->dir, parent->pos);
   w->first_open = top - 1;
   return TRUE;
 }
@@ -262,6 +346,12 @@ walk_finish_top (Walk *w, GError **error)
         return FALSE;
       f = walk_frame (w, top);
       pfd = dirfd (walk_frame (w, top - 1)->dir);
+    }
+
+  if (w->scanning)
+    {
+      walk_pop (w);
+      return TRUE;
     }
 
   if (unlinkat (pfd, f->name, AT_REMOVEDIR) == 0)
@@ -327,10 +417,12 @@ cleanup_tree_remove (int parent_fd,
                      const char *name,
                      const char *locald_path,
                      const char *where,
+                     uid_t caller_uid,
                      guint64 *ret_removed,
                      GError **error)
 {
   g_autoptr(GArray) frames = NULL;
+  g_autoptr(GHashTable) scanned = NULL;
   CleanupIdentity parent_id;
   Walk w = { 0 };
   gboolean ok;
@@ -361,6 +453,22 @@ cleanup_tree_remove (int parent_fd,
   w.frames = frames;
   w.locald_path = locald_path;
   w.where = where;
+  w.caller_uid = caller_uid;
+
+  /* First a pass that removes nothing: an entry of another user anywhere
+   * in the tree stops the call before anything is gone, rather than
+   * halfway through. The removal pass checks every owner again. */
+  scanned = g_hash_table_new_full (identity_hash, identity_equal, g_free, NULL);
+  w.scanned = scanned;
+  w.scanning = TRUE;
+  ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
+  if (!ok)
+    return FALSE;
+  g_assert (w.frames->len == 0);
+  w.first_open = 0;
+  w.scanning = FALSE;
+  g_clear_pointer (&scanned, g_hash_table_unref);
+  w.scanned = NULL;
 
   /* The target itself: unlinkat() first, which also tells a directory apart
    * (EISDIR) without a separate stat that could race. If something else

@@ -7,6 +7,7 @@
  */
 
 #include <glib.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,12 @@ G_BEGIN_DECLS
  * through ".." and must be the very directory seen before (device, inode,
  * mount), or the walk stops with BROKER_ERROR_UNSAFE_PATH.
  *
+ * Only entries owned by root or by caller_uid are removed: a first pass
+ * removes nothing and checks every owner, so another user's entry anywhere
+ * in the tree fails the call with BROKER_ERROR_NOT_OWNER naming it before
+ * anything is gone; the removal pass checks each owner again right before
+ * the unlinkat() and stops the same way at an entry that appeared meanwhile.
+ *
  * Entries that vanish meanwhile are not an error; a missing `name` removes
  * nothing. Errors name the entry relative to the .locald directory:
  * locald_path is that directory (for messages) and where the directory of
@@ -29,6 +36,7 @@ gboolean cleanup_tree_remove (int parent_fd,
                               const char *name,
                               const char *locald_path,
                               const char *where,
+                              uid_t caller_uid,
                               guint64 *ret_removed,
                               GError **error);
 

@@ -194,6 +194,21 @@ join_absolute (char **components, guint n)
   return g_string_free (s, FALSE);
 }
 
+/* components[0..n-1] joined with '/', relative. */
+static char *
+join_relative (char **components, guint n)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, '/');
+      g_string_append (s, components[i]);
+    }
+  return g_string_free (s, FALSE);
+}
+
 /* Resolves target (the contents of a trusted link) from start_fd one
  * component at a time, never following a symlink and looking only into
  * directories the caller may search. Returns an O_PATH fd of the directory,
@@ -433,6 +448,70 @@ open_locald (int prefix_fd, const char *shown, const Caller *caller, GError **er
   return broker_fd_steal (&fd);
 }
 
+/* Opens the directory components[0..n-1] below .locald (n may be 0: .locald
+ * itself) one component at a time, never following a symlink or leaving the
+ * mount, and requires each directory on the way to be owned by root or the
+ * caller: what lies in another user's directory is that user's to remove, and
+ * the walk below applies the same owner rule (cleanup-tree.h). Returns an
+ * O_PATH fd; -ENOENT, with no error set, when a component does not exist or
+ * is not a directory (so the target does not exist either); -1 with error
+ * set otherwise. */
+static int
+open_below_locald (int locald_fd, char **components, guint n, const char *locald_shown, const Caller *caller,
+                   GError **error)
+{
+  g_auto(BrokerFd) cur = -1;
+
+  cur = fcntl (locald_fd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0)
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s",
+                   g_strerror (errno));
+      return -1;
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_auto(BrokerFd) next = -1;
+      g_autofree char *shown = join_relative (components, i + 1);
+      struct stat st;
+
+      next = cleanup_open_no_symlinks (cur, components[i], O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                       CLEANUP_OPEN_BENEATH);
+      if (next == -ENOENT || next == -ENOTDIR)
+        return -ENOENT;
+      if (next == -ELOOP)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                     "'%s' below %s is a symbolic link; links at or below .locald are never followed - "
+                     "pass the path of the real entry",
+                     shown, locald_shown);
+      else if (next == -EXDEV)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT,
+                     "'%s' below %s is a mount point; unmount it first, then run the cleanup again", shown,
+                     locald_shown);
+      else if (next < 0)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open '%s' below %s: %s", shown,
+                     locald_shown, g_strerror (-next));
+      else if (fstat (next, &st) < 0)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect '%s' below %s: %s", shown,
+                     locald_shown, g_strerror (errno));
+      else if (st.st_uid != 0 && st.st_uid != caller->uid)
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+                     "'%s' below %s is owned by uid %u, which is neither root nor you (uid %u); entries "
+                     "are removed only from directories owned by root or by the caller, so nothing was "
+                     "removed - ask its owner to remove what is inside",
+                     shown, locald_shown, (unsigned) st.st_uid, (unsigned) caller->uid);
+      else
+        {
+          broker_fd_clear (&cur);
+          cur = broker_fd_steal (&next);
+          continue;
+        }
+      return -1;
+    }
+  return broker_fd_steal (&cur);
+}
+
 gboolean
 cleanup_remove_beneath_locald_for (const char *path,
                                    uid_t caller_uid,
@@ -477,42 +556,15 @@ cleanup_remove_beneath_locald_for (const char *path,
     components[n - 1] = (char *) saved;
   }
 
-  if (*where == '\0')
-    parent_fd = fcntl (locald_fd, F_DUPFD_CLOEXEC, 3);
-  else
-    {
-      parent_fd = cleanup_open_no_symlinks (locald_fd, where, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                            CLEANUP_OPEN_BENEATH);
-      if (parent_fd < 0)
-        {
-          int err = -parent_fd;
-
-          /* Nothing there (or a file where a directory would be): the target
-           * does not exist, which is what the caller wants. */
-          if (err == ENOENT || err == ENOTDIR)
-            return TRUE;
-          if (err == ELOOP)
-            g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                         "'%s' below %s goes through a symbolic link; links at or below .locald are never "
-                         "followed - pass the path of the real entry",
-                         where, locald_shown);
-          else if (err == EXDEV)
-            g_set_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT,
-                         "'%s' below %s crosses a mount point; unmount it first, then run the cleanup again", where,
-                         locald_shown);
-          else
-            g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open '%s' below %s: %s", where,
-                         locald_shown, g_strerror (err));
-          return FALSE;
-        }
-    }
+  parent_fd
+      = open_below_locald (locald_fd, components + locald + 1, n - locald - 2, locald_shown, &caller, error);
+  if (parent_fd == -ENOENT)
+    return TRUE; /* nothing there (or a file where a directory would be): the target does not exist */
   if (parent_fd < 0)
-    {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s", g_strerror (errno));
-      return FALSE;
-    }
+    return FALSE;
 
-  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, ret_removed, error);
+  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, ret_removed,
+                              error);
 }
 
 /* The groups of uid as the kernel would give them to a login of that user:

@@ -37,7 +37,13 @@ gboolean cleanup_validate_path (const char *path, GError **error);
  *  - opening ".locald" without following symlinks and checking it is a
  *    directory owned by caller_uid (BROKER_ERROR_NOT_OWNER otherwise);
  *  - walking the rest with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
- *    RESOLVE_NO_XDEV) (a symlink there: BROKER_ERROR_UNSAFE_PATH).
+ *    RESOLVE_NO_XDEV) (a symlink there: BROKER_ERROR_UNSAFE_PATH), each
+ *    directory on the way owned by root or caller_uid;
+ *  - the owner rule: only entries owned by root or by caller_uid are
+ *    removed. Another user's entry anywhere in the tree (or a directory of
+ *    theirs on the way) fails the call with BROKER_ERROR_NOT_OWNER naming
+ *    it; a first pass checks every owner before anything is removed (see
+ *    cleanup-tree.h).
  * The tree is removed by file descriptors (unlinkat), iteratively, never
  * following symlinks and never crossing a mount point
  * (BROKER_ERROR_CROSSES_MOUNT names the entry). A missing ".locald":

@@ -4,6 +4,8 @@
 noinst_LTLIBRARIES += broker/libbroker-ops.la
 broker_libbroker_ops_la_SOURCES = \
 	broker/broker-error.c broker/broker-error.h \
+	broker/bus-driver.h \
+	broker/bus-text.c broker/bus-text.h \
 	broker/cgroup.c broker/cgroup.h broker/cgroup-private.h \
 	broker/cgroup-join.c broker/cgroup-join.h \
 	broker/cgroup-systemd.c broker/cgroup-systemd.h \

@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -68,15 +70,18 @@ raise_fd_limit (void)
 /* libpolkit warns when it cancels a check that polkitd has already
  * dropped (the caller left and its agent with it). The daemon cancels on
  * purpose and fails the call closed either way, so that one message is
- * debug output, not a warning. Everything else passes through unchanged. */
+ * debug output, not a warning. Everything else passes through unchanged.
+ *
+ * This runs inside g_log(): any g_log() call from here (g_debug() and
+ * friends included) is recursion to GLib, which it treats as fatal, so a
+ * caller who merely disconnects at the right moment would abort the
+ * daemon. The message is handed to the default handler with its level
+ * lowered instead (a recursion flag GLib set is kept). */
 static void
 on_library_log (const char *domain, GLogLevelFlags level, const char *message, gpointer user_data)
 {
   if (message != NULL && g_str_has_prefix (message, "Error cancelling authorization check"))
-    {
-      g_debug ("polkit: %s", message);
-      return;
-    }
+    level = (level & ~G_LOG_LEVEL_MASK & ~G_LOG_FLAG_FATAL) | G_LOG_LEVEL_DEBUG;
   g_log_default_handler (domain, level, message, user_data);
 }
 
@@ -169,6 +174,19 @@ broker_context_release (BrokerContext *ctx)
     arm_drain (ctx);
   else
     arm_idle (ctx);
+}
+
+/* A mask inherited from whoever started us must not hold SIGTERM back
+ * (the handlers main() installs would never run, nor the drain). */
+static void
+unblock_exit_signals (void)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
+  (void) pthread_sigmask (SIG_UNBLOCK, &set, NULL);
 }
 
 static gboolean
@@ -283,6 +301,15 @@ main (int argc, char **argv)
       g_printerr ("locald-brokerd: cannot register the object: %s\n", g_strerror (-r));
       return EXIT_FAILURE;
     }
+  /* The handlers exist before the name: from the moment callers can reach
+   * us, SIGTERM means "release the name and drain", never an exit that
+   * drops what was queued. A signal that comes earlier ends a broker that
+   * nobody could call yet. They run once the loop does. */
+  ctx.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_terminate, &ctx);
+  g_unix_signal_add (SIGINT, on_terminate, &ctx);
+  unblock_exit_signals ();
+
   /* The object exists before the name, so no call that arrives finds nothing. */
   r = sd_bus_request_name (ctx.bus, BROKER_BUS_NAME, 0);
   if (r < 0)
@@ -291,10 +318,7 @@ main (int argc, char **argv)
       return r == -EEXIST ? EXIT_SUCCESS : EXIT_FAILURE;
     }
 
-  ctx.loop = g_main_loop_new (NULL, FALSE);
   sdbus_source_attach (ctx.bus, NULL, on_bus_disconnected, &ctx);
-  g_unix_signal_add (SIGTERM, on_terminate, &ctx);
-  g_unix_signal_add (SIGINT, on_terminate, &ctx);
   arm_idle (&ctx);
 
   g_debug ("Serving %s (strategy %s: %s)", BROKER_BUS_NAME, ctx.systemd_strategy ? "systemd" : "direct",

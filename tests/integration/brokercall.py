@@ -18,6 +18,8 @@ brokertest.py starts it as an unprivileged test user inside the sandbox
                 {"op": "raw", "dest": D, "path": P, "interface": I, "method": M,
                  "signature": S, "args": [...]}
                 {"op": "reconnect"}    new connection (new unique name)
+                {"op": "emit", "dest": D, "path": P, "interface": I, "signal": N,
+                 "signature": S, "args": [...]}   a signal unicast to D (flushed)
 
 Answers: {"ok": true, "value": <reply unpacked>} or
          {"ok": false, "error": <D-Bus error name>, "message": <text>}
@@ -77,7 +79,9 @@ def dbus_call(conn, dest, path, interface, method, signature, args,
             Gio.DBusError.strip_remote_error(e)
             message = e.message
         else:
-            name = "%s:%d" % (GLib.quark_to_string(e.domain), e.code)
+            # PyGObject gives the domain as a string (newer) or a quark.
+            domain = e.domain if isinstance(e.domain, str) else GLib.quark_to_string(e.domain)
+            name = "%s:%d" % (domain, e.code)
         return {"ok": False, "error": name, "message": message}
     return {"ok": True, "value": _plain(reply.unpack()) if reply is not None else []}
 
@@ -106,6 +110,14 @@ def handle(conn, req):
         return dbus_call(conn, req["dest"], req["path"], req["interface"],
                          req["method"], req.get("signature", ""), req.get("args", []),
                          req.get("interactive", False), timeout)
+    if op == "emit":
+        try:
+            conn.emit_signal(req["dest"], req["path"], req["interface"], req["signal"],
+                             _variant(req.get("signature", ""), req.get("args", [])))
+            conn.flush_sync(None)
+        except GLib.Error as e:
+            return {"ok": False, "error": "brokercall.EmitFailed", "message": e.message}
+        return {"ok": True, "value": []}
     return {"ok": False, "error": "brokercall.BadRequest", "message": "unknown op %r" % op}
 
 

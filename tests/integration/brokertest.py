@@ -264,6 +264,21 @@ def bus_call(method, signature="", *args, user="root"):
                                  "signature": signature, "args": list(args)})
 
 
+def emit_signal(user, dest, path, interface, signal, signature="", *args):
+    """USER sends signal INTERFACE.SIGNAL from PATH, unicast to DEST (a
+    unique name): what a forger can do, since the bus delivers a unicast
+    signal whatever its recipient's match rules say."""
+    return worker(user).request({"op": "emit", "dest": dest, "path": path,
+                                 "interface": interface, "signal": signal,
+                                 "signature": signature, "args": list(args)})
+
+
+def unique_name_of(name=BUS_NAME):
+    """The unique name owning NAME, or None."""
+    r = bus_call("GetNameOwner", "s", name)
+    return r.value[0] if r.ok else None
+
+
 class AsyncCall:
     """A call in flight from its own process and connection (see call_async)."""
 

@@ -9,6 +9,7 @@ import os
 import unittest
 
 import brokertest as bt
+from test_localdctl import localdctl
 
 
 def join_from_new_process(user, cgroup):
@@ -98,6 +99,44 @@ class Join(unittest.TestCase):
         self.assertFalse(r.ok, r)
         self.assertEqual(r.error, "dev.locald.Broker1.Error.UnsafePath", r)
         self.assertNotEqual(where, subtree_rel(bt.ALICE) + "/svc/cpu.stat/x")
+
+
+class LocaldctlRun(unittest.TestCase):
+    """localdctl run CGROUP -- CMD: joins, then CMD runs in its place."""
+
+    @classmethod
+    def setUpClass(cls):
+        bt.remove_cgroup_root()
+        assert bt.call(bt.ALICE, "SetupCgroupRoot").ok
+
+    def test_command_runs_inside(self):
+        # (grep: a hybrid host lists its v1 hierarchies too)
+        r = localdctl(bt.ALICE, "run", "svc/cli", "--", "grep", "^0::", "/proc/self/cgroup")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "0::%s/svc/cli\n" % subtree_rel(bt.ALICE))
+        # Its children are born there too.
+        r = localdctl(bt.ALICE, "run", "svc/cli", "--", "sh", "-c", "grep ^0:: /proc/self/cgroup")
+        self.assertEqual(r.stdout, "0::%s/svc/cli\n" % subtree_rel(bt.ALICE))
+
+    def test_exit_status_is_the_commands(self):
+        self.assertEqual(localdctl(bt.ALICE, "run", "svc/cli", "--", "sh", "-c", "exit 7").returncode, 7)
+        r = localdctl(bt.ALICE, "run", "svc/cli", "--", "/nonexistent/command")
+        self.assertEqual(r.returncode, 127, r.stderr)
+        self.assertIn("/nonexistent/command", r.stderr)
+
+    def test_not_set_up_says_what_to_do(self):
+        r = localdctl(bt.CAROL, "run", "svc/cli", "--", "true")
+        self.assertEqual(r.returncode, 4, r.stderr)  # not ready: the report with the fix
+        self.assertIn("setup", r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(bt.user_cgroup_path(bt.CAROL)))
+
+    def test_hostile_and_denied(self):
+        r = localdctl(bt.ALICE, "run", "../x", "--", "true")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(bt.cgroup_root_path(), "x")))
+        r = localdctl(bt.MALLORY, "run", "svc/cli", "--", "true")
+        self.assertIn(r.returncode, (3, 4), r.stderr)
+        self.assertEqual(localdctl(bt.ALICE, "run", "svc/cli").returncode, 2)  # no command: usage
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ TESTS += tests/unit/test-broker-core tests/unit/test-unit-file
 tests_unit_test_broker_core_SOURCES = \
 	tests/unit/test-broker-core.c \
 	broker/options.c broker/selfcheck.c broker/caps.c \
-	broker/cgroup.c broker/cleanup-fs.c broker/broker-error.c
+	broker/cgroup.c broker/cleanup-fs.c broker/broker-error.c broker/bus-text.c
 tests_unit_test_broker_core_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBCAP_CFLAGS) $(SANITIZER_CFLAGS) \
 	-I$(top_srcdir)/broker -DSYSCONFDIR=\"$(sysconfdir)\"
 tests_unit_test_broker_core_LDFLAGS = $(SANITIZER_CFLAGS)

@@ -33,17 +33,20 @@
 #   --misplace-into DIR    every scope is created in DIR, whatever Slice= says
 #                          (a manager that places scopes where the broker does
 #                          not look); ControlGroup reports that place
+#   --job-delay-ms N       JobRemoved comes N ms after the reply (default 20),
+#                          e.g. to leave a forger time to get in first
 #
 # Every call is appended to --record as one line: a GVariant text a{sv}
 # (g_variant_parse() in C), or with --record-format=json a JSON object with
 # the values unpacked. Lines carry "method", "name", "sender", and for
 # StartTransientUnit "sender_uid" and "sender_pid" (from the bus driver, -1
 # if unknown), "mode", "properties" and "outcome" (created | exists | failed
-# | error).
+# | error) and, when a job was started, "job" (its object path).
 #
 # Usage: systemd-manager-mock.py --record FILE --ready FILE
 #          (--slice-dir DIR | --cgroup-mount DIR --cgroup-base REL)
 #          [--record-format gvariant|json] [--fail-unit NAME] [--misplace-into DIR]
+#          [--job-delay-ms N]
 # It writes FILE given by --ready once it owns the name; SIGTERM stops it.
 
 import argparse
@@ -235,6 +238,7 @@ class Mock:
         self.next_job += 1
         job_path = "%s/job/%d" % (MANAGER_PATH, job_id)
         entry["outcome"] = GLib.Variant("s", "created" if result == "done" else "failed")
+        entry["job"] = GLib.Variant("s", job_path)
         self.record(entry)
         invocation.return_value(GLib.Variant("(o)", (job_path,)))
 
@@ -244,7 +248,7 @@ class Mock:
             return GLib.SOURCE_REMOVE
 
         # like systemd: the reply first, the job's end a moment later
-        GLib.timeout_add(20, job_removed)
+        GLib.timeout_add(self.args.job_delay_ms, job_removed)
 
     def get_unit(self, sender, params, invocation):
         name = params.get_child_value(0).get_string()
@@ -298,6 +302,7 @@ def parse_args(argv):
     parser.add_argument("--cgroup-base", default="")
     parser.add_argument("--fail-unit", default="")
     parser.add_argument("--misplace-into", default="")
+    parser.add_argument("--job-delay-ms", type=int, default=20)
     args = parser.parse_args(argv)
     if args.slice_dir:
         if args.cgroup_mount or args.cgroup_base:

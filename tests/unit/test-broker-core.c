@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "broker-error.h"
+#include "bus-text.h"
 #include "options.h"
 #include "selfcheck.h"
 
@@ -46,6 +47,95 @@ test_error_names (void)
   g_assert_cmpstr (broker_error_to_dbus_name (foreign), ==, "dev.locald.Broker1.Error.Failed");
   g_autoptr (GError) out_of_range = g_error_new_literal (BROKER_ERROR, 9999, "x");
   g_assert_cmpstr (broker_error_to_dbus_name (out_of_range), ==, "dev.locald.Broker1.Error.Failed");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (broker_error_code_to_dbus_name (expected[i].code), ==, expected[i].name);
+  g_assert_cmpstr (broker_error_code_to_dbus_name ((BrokerErrorCode) 9999), ==, "dev.locald.Broker1.Error.Failed");
+}
+
+/* What sd-bus accepts in a string (its utf8_is_valid()), written out
+ * independently of the code under test; control characters are refused
+ * here too, since broker_bus_text() promises to escape them. */
+static gboolean
+bus_accepts (const char *text)
+{
+  const char *end = text + strlen (text);
+
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (const char *p = text; p < end; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if ((c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE || c < 0x20 || c == 0x7F)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_bus_text (void)
+{
+  static const struct {
+    const char *in;
+    const char *out;
+  } cases[] = {
+    { "", "" },
+    { "plain text: /a/b (uid 1000)", "plain text: /a/b (uid 1000)" },
+    { "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+      "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80" },
+    { "back\\slash \\xFF stays", "back\\slash \\xFF stays" },
+    /* cut inside a character, at the end and in the middle */
+    { "aaa\xc3", "aaa\\xC3" },
+    { "a\xe6\x97-b", "a\\xE6\\x97-b" },
+    /* not UTF-8 at all, overlong, a surrogate, beyond U+10FFFF */
+    { "\xff\xfe", "\\xFF\\xFE" },
+    { "\xc0\xaf", "\\xC0\\xAF" },
+    { "\xed\xa0\x80", "\\xED\\xA0\\x80" },
+    { "\xf4\x90\x80\x80", "\\xF4\\x90\\x80\\x80" },
+    /* noncharacters: valid UTF-8 that sd-bus refuses */
+    { "<\xef\xb7\x90>", "<\\xEF\\xB7\\x90>" },
+    { "<\xef\xb7\xaf>", "<\\xEF\\xB7\\xAF>" },
+    { "<\xef\xbf\xbe>", "<\\xEF\\xBF\\xBE>" },
+    { "<\xef\xbf\xbf>", "<\\xEF\\xBF\\xBF>" },
+    { "<\xf0\x9f\xbf\xbe>", "<\\xF0\\x9F\\xBF\\xBE>" },
+    { "<\xf4\x8f\xbf\xbf>", "<\\xF4\\x8F\\xBF\\xBF>" },
+    /* their neighbours are ordinary characters */
+    { "<\xef\xb7\x8f\xef\xb7\xb0\xef\xbf\xbd>", "<\xef\xb7\x8f\xef\xb7\xb0\xef\xbf\xbd>" },
+    /* control characters, which a terminal would obey */
+    { "a\nb\tc\x1b[31m\x7f", "a\\x0Ab\\x09c\\x1B[31m\\x7F" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = broker_bus_text (cases[i].in);
+      g_assert_cmpstr (out, ==, cases[i].out);
+      g_assert_true (bus_accepts (out));
+    }
+  {
+    g_autofree char *out = broker_bus_text (NULL);
+    g_assert_cmpstr (out, ==, "");
+  }
+
+  /* Whatever bytes come in, the bus accepts what comes out. */
+  g_autoptr (GRand) rand = g_rand_new_with_seed (4242);
+  for (guint round = 0; round < 20000; round++)
+    {
+      char buf[24];
+      gsize n = (gsize) g_rand_int_range (rand, 0, (gint32) sizeof buf);
+
+      for (gsize i = 0; i < n; i++)
+        {
+          /* bias towards the interesting lead bytes */
+          static const guchar leads[] = { 0xc3, 0xe6, 0xef, 0xf0, 0xf4, 0xed, 0xb7, 0xbf, 0xbe, 0x80 };
+          buf[i] = g_rand_boolean (rand) ? (char) leads[g_rand_int_range (rand, 0, G_N_ELEMENTS (leads))]
+                                         : (char) g_rand_int_range (rand, 1, 256);
+        }
+      buf[n] = '\0';
+      g_autofree char *out = broker_bus_text (buf);
+      g_assert_true (bus_accepts (out));
+      if (bus_accepts (buf))
+        g_assert_cmpstr (out, ==, buf);
+    }
 }
 
 static gboolean
@@ -250,6 +340,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/broker/error-names", test_error_names);
+  g_test_add_func ("/broker/bus-text", test_bus_text);
   g_test_add_func ("/broker/options/flags", test_options_defaults_and_flags);
   g_test_add_func ("/broker/options/config-file", test_options_config_file);
   g_test_add_func ("/broker/selfcheck/no-cgroup2", test_selfcheck_without_cgroup2);

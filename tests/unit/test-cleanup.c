@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -1482,6 +1483,299 @@ test_no_oracle_groups_looked_up (Fixture *f, gconstpointer data)
   assert_unreachable (p_file, f->caller, NULL, 0, TRUE);
 }
 
+/* ---- the owner rule: only root's and the caller's entries go ---- */
+
+/* x/ (root) holding root's leftovers, an entry of the caller's and one
+ * entry of another user's at `foreign` (relative to .locald), made by make. */
+static void
+build_mixed_tree (Fixture *f, const char *foreign, void (*make) (const char *path, uid_t uid))
+{
+  const char *root_dirs[] = { "x", "x/a", "x/sub", "x/sub/deeper" };
+  const char *root_files[] = { "x/f", "x/a/f", "x/sub/f", "x/sub/deeper/f" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (root_dirs); i++)
+    {
+      g_autofree char *p = path_join (f->locald, root_dirs[i]);
+      make_dir (p, 0);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (root_files); i++)
+    {
+      g_autofree char *p = path_join (f->locald, root_files[i]);
+      make_file (p, 0);
+    }
+  {
+    g_autofree char *mine = path_join (f->locald, "x/a/mine");
+    make_file (mine, f->caller);
+  }
+  {
+    g_autofree char *p = path_join (f->locald, foreign);
+    make (p, OTHER_UID);
+  }
+}
+
+static void
+make_dir_with_root_file (const char *path, uid_t uid)
+{
+  g_autofree char *inside = path_join (path, "inside");
+  make_dir (path, uid);
+  make_file (inside, 0);
+}
+
+static void
+make_symlink_to_sentinel (const char *path, uid_t uid)
+{
+  make_symlink ("/nonexistent", path, uid);
+}
+
+static void
+test_foreign_entries_stop_cleanup (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  const struct {
+    const char *foreign;
+    void (*make) (const char *path, uid_t uid);
+  } cases[] = {
+    { "x/sub/deeper/theirs", make_file },
+    { "x/theirs", make_file },
+    { "x/sub/theirdir", make_dir_with_root_file },
+    { "x/sub/theirlink", make_symlink_to_sentinel },
+    { "x/a/theirfifo", make_fifo },
+  };
+
+  if (!require_root ())
+    return;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+      g_autofree char *foreign = path_join (f->locald, cases[i].foreign);
+      guint64 removed = 1;
+
+      build_mixed_tree (f, cases[i].foreign, cases[i].make);
+      before = snapshot (f->tmp);
+
+      /* The whole tree: refused before anything is removed. */
+      g_assert_false (run_cleanup (x, f->caller, &removed, &error));
+      g_test_message ("%s: %s", cases[i].foreign, error->message);
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+      g_assert_nonnull (strstr (error->message, cases[i].foreign));
+      g_assert_nonnull (strstr (error->message, "uid 4243"));
+      g_assert_nonnull (strstr (error->message, "nothing was removed"));
+      g_assert_cmpuint (removed, ==, 0);
+      after = snapshot (f->tmp);
+      g_assert_cmpstr (after, ==, before);
+
+      /* The foreign entry itself, named as the target. */
+      g_clear_error (&error);
+      g_assert_false (run_cleanup (foreign, f->caller, &removed, &error));
+      g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+      g_assert_cmpuint (removed, ==, 0);
+      g_assert_true (exists (foreign));
+
+      /* Once its owner took it away, the rest goes. */
+      {
+        const char *argv[] = { "rm", "-rf", foreign, NULL };
+        int status = 0;
+        g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                                     &status, NULL));
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+      }
+      g_clear_error (&error);
+      g_assert_true (run_cleanup (x, f->caller, &removed, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (removed, ==, 9);
+      g_assert_false (exists (x));
+    }
+}
+
+/* A directory of another user's on the way to the target: what lies in it
+ * is that user's to remove, root-owned or not. */
+static void
+test_foreign_directory_on_the_way (Fixture *f, gconstpointer data)
+{
+  g_autofree char *theirs = path_join (f->locald, "theirs");
+  g_autofree char *sub = path_join (f->locald, "theirs/sub");
+  g_autofree char *leftover = path_join (f->locald, "theirs/sub/leftover");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 1;
+
+  if (!require_root ())
+    return;
+
+  make_dir (theirs, OTHER_UID);
+  make_dir (sub, 0);
+  make_file (leftover, 0);
+  before = snapshot (f->tmp);
+
+  g_assert_false (run_cleanup (leftover, f->caller, &removed, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  g_assert_nonnull (strstr (error->message, "'theirs'"));
+  g_assert_nonnull (strstr (error->message, "uid 4243"));
+  g_assert_cmpuint (removed, ==, 0);
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (sub, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, before);
+
+  /* A missing target below it is still just missing. */
+  {
+    g_autofree char *missing = path_join (f->locald, "not-there/at-all");
+    g_clear_error (&error);
+    g_assert_true (run_cleanup (missing, f->caller, &removed, &error));
+    g_assert_cmpuint (removed, ==, 0);
+  }
+}
+
+/* A shared, sticky .locald (a world-writable /tmp/.locald of the caller's,
+ * where every user may create entries): others' entries stay, root's go. */
+static void
+test_sticky_shared_locald (Fixture *f, gconstpointer data)
+{
+  g_autofree char *theirs = path_join (f->locald, "theirs");
+  g_autofree char *their_dir = path_join (f->locald, "their-dir");
+  g_autofree char *leftover = path_join (f->locald, "leftover");
+  g_autofree char *leftover_f = path_join (f->locald, "leftover/f");
+  g_autoptr(GError) error = NULL;
+  guint64 removed = 0;
+
+  if (!require_root ())
+    return;
+
+  g_assert_no_errno (chmod (f->locald, 01777));
+  make_file (theirs, OTHER_UID);
+  make_dir_with_root_file (their_dir, OTHER_UID);
+  make_dir (leftover, 0);
+  make_file (leftover_f, 0);
+
+  g_assert_false (run_cleanup (theirs, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+  g_assert_false (run_cleanup (their_dir, f->caller, &removed, &error));
+  g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+  g_assert_cmpuint (removed, ==, 0);
+  g_clear_error (&error);
+  g_assert_true (run_cleanup (leftover, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, 2);
+  g_assert_true (exists (theirs));
+  g_assert_true (exists (their_dir));
+}
+
+/* Child process: become uid and create dir/o0, dir/o1, ... as fast as it
+ * can, counting in *created each one that was made (only then), until
+ * killed. Only system calls here: this runs between fork() and _exit(). */
+static G_GNUC_NORETURN void
+creator_main (pid_t parent, int ready_fd, uid_t uid, const char *dir, volatile guint *created)
+{
+  char one = 1;
+  char name[PATH_MAX];
+
+  if (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0)
+    _exit (2);
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
+    _exit (4);
+  if (write (ready_fd, &one, 1) != 1)
+    _exit (3);
+  close (ready_fd);
+  for (;;)
+    {
+      int fd;
+
+      snprintf (name, sizeof name, "%s/o%u", dir, *created);
+      fd = open (name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        {
+          close (fd);
+          __atomic_add_fetch (created, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+}
+
+/* Another user keeps adding files to a world-writable directory in the
+ * tree while it is being removed, so some appear after the first pass
+ * checked it: the removal pass checks each owner again and never removes
+ * one of them. */
+static void
+test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
+{
+  g_autofree char *x = path_join (f->locald, "x");
+  g_autofree char *shared = path_join (f->locald, "x/shared");
+  guint rounds = 40, during_removal = 0;
+  volatile guint *created;
+
+  if (!require_root ())
+    return;
+
+  created = mmap (NULL, sizeof *created, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  g_assert_true (created != MAP_FAILED);
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 removed = 0;
+      int pipefd[2], dfd;
+      char byte;
+      pid_t pid;
+      gboolean ok;
+
+      make_dir (x, 0);
+      make_dir (shared, 0);
+      g_assert_no_errno (chmod (shared, 0777));
+      dfd = open (shared, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_assert_cmpint (dfd, >=, 0);
+      for (guint i = 0; i < 400; i++)
+        {
+          char name[16];
+          g_snprintf (name, sizeof name, "r%u", i);
+          make_link_at (f, dfd, name);
+        }
+      close (dfd);
+
+      *created = 0;
+      g_assert_no_errno (pipe2 (pipefd, O_CLOEXEC));
+      pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        creator_main (getppid (), pipefd[1], OTHER_UID, shared, created);
+      close (pipefd[1]);
+      g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 1);
+      close (pipefd[0]);
+
+      ok = run_cleanup (x, f->caller, &removed, &error);
+      attacker_stop (pid);
+
+      /* Every file the other user made is still there. */
+      for (guint i = 0; i < *created; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s/o%u", shared, i);
+          if (!exists (name))
+            g_error ("round %u: %s (uid %u) was removed: %s", round, name, (unsigned) OTHER_UID,
+                     ok ? "the cleanup succeeded" : error->message);
+        }
+      if (!ok)
+        {
+          g_assert_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER);
+          if (removed > 0)
+            during_removal++;
+        }
+
+      {
+        const char *argv[] = { "rm", "-rf", x, NULL };
+        int status = 0;
+        g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                                     &status, NULL));
+      }
+    }
+  g_test_message ("%u of %u rounds stopped by the removal pass", during_removal, rounds);
+  munmap ((void *) created, sizeof *created);
+}
+
 /* ---- main ---- */
 
 static void
@@ -1543,6 +1837,10 @@ main (int argc, char **argv)
   ADD ("missing", test_missing);
   ADD ("no-oracle", test_no_oracle);
   ADD ("no-oracle-groups-looked-up", test_no_oracle_groups_looked_up);
+  ADD ("foreign-entries-stop-cleanup", test_foreign_entries_stop_cleanup);
+  ADD ("foreign-directory-on-the-way", test_foreign_directory_on_the_way);
+  ADD ("sticky-shared-locald", test_sticky_shared_locald);
+  ADD ("race-foreign-entries-appear", test_race_foreign_entries_appear);
 
   return g_test_run ();
 }
