@@ -207,11 +207,13 @@ class BusFuzz(unittest.TestCase):
 
         t0 = time.monotonic()
         warm = run_fuzzers(canaries, WARMUP_CALLS, SEED + 1, "warm")
+        self.assert_alive(pid, warm)
         self.settle(pid)
         before = broker_figures(pid)
         t1 = time.monotonic()
         results = run_fuzzers(canaries, CALLS, SEED, "main")
         t2 = time.monotonic()
+        self.assert_alive(pid, results)
         self.settle(pid)
         after = broker_figures(pid)
 
@@ -248,6 +250,14 @@ class BusFuzz(unittest.TestCase):
         self.assertEqual(canaries.damage(), [], "another user's files or processes were touched")
         self.assertLessEqual(after["fds"], before["fds"] + FD_TOLERANCE, (before, after))
         self.assertLessEqual(after["rss_kb"], before["rss_kb"] + RSS_TOLERANCE_KB, (before, after))
+
+    def assert_alive(self, pid, results):
+        if bt.pid_alive(pid) and bt.broker_pid() == pid:
+            return
+        log = [l for l in bt.broker_log().splitlines() if "AUDIT" not in l]
+        anomalies = [a for r in results for a in r["anomalies"]][:10]
+        self.fail("the broker (pid %d) died during the fuzzing; its log without audit lines ends:\n%s\n"
+                  "first anomalies:\n%s" % (pid, "\n".join(log[-40:]), "\n".join(json.dumps(a) for a in anomalies)))
 
     def settle(self, pid):
         """Waits until the broker answers a plain call again (every fuzzed

@@ -13,6 +13,7 @@
 # and its checker reported no error and no definite leak. Each run writes its
 # own suite log (test-suite-asan.log, test-suite-valgrind.log); the logs of
 # single files are tests/integration/NAME.asan.log and NAME.vg.log.
+# MEMCHECK_TESTS=tests/integration/NAME.asan (or .vg) runs only those.
 
 EXTRA_DIST += \
 	tests/memcheck/brokerd-memcheck \
@@ -34,7 +35,7 @@ endif
 # neither pidfd_open() nor openat2(): under it the broker's walks take their
 # ENOSYS fallback, and JoinCgroup, which must pin the caller with a pidfd,
 # cannot work, so the two suites that join run in the ASan run only.
-memcheck_suites = $(integration_tests) $(integration_ops_tests) $(integration_proof_tests)
+memcheck_suites = $(integration_tests) $(integration_ops_tests) $(integration_security_tests) $(integration_proof_tests)
 memcheck_valgrind_skip = tests/integration/test_join.py tests/integration/test_locald_flow.py
 memcheck_asan_tests = $(memcheck_suites:.py=.asan)
 memcheck_valgrind_tests = $(patsubst %.py,%.vg,$(filter-out $(memcheck_valgrind_skip),$(memcheck_suites)))
@@ -58,10 +59,10 @@ CLEANFILES += $(memcheck_asan_tests) $(memcheck_valgrind_tests)
 check-asan: $(check_PROGRAMS) $(memcheck_asan_tests)
 	@test -x tests/memcheck/asan/locald-brokerd || \
 	  { echo "check-asan: configure with --enable-sanitizers to build the ASan broker" >&2; exit 1; }
-	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(memcheck_asan_tests)' TEST_SUITE_LOG=test-suite-asan.log
+	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(or $(MEMCHECK_TESTS),$(memcheck_asan_tests))' TEST_SUITE_LOG=test-suite-asan.log
 
 check-valgrind: $(check_PROGRAMS) $(memcheck_valgrind_tests)
 	@command -v valgrind >/dev/null || { echo "check-valgrind: valgrind is not installed" >&2; exit 1; }
-	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(memcheck_valgrind_tests)' TEST_SUITE_LOG=test-suite-valgrind.log
+	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(or $(MEMCHECK_TESTS),$(memcheck_valgrind_tests))' TEST_SUITE_LOG=test-suite-valgrind.log
 
 .PHONY: check-asan check-valgrind
