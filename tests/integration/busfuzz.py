@@ -409,8 +409,14 @@ class Fuzzer:
         conn = self.connect()
         for _ in range(self.rng.randrange(1, 17)):
             c = self.gen.call()
+            if c["rule"] == "bus_rejects":
+                continue
             c["flags"] &= ~rd.NO_REPLY_EXPECTED
-            self.send(conn, index, c, track=False)
+            try:
+                self.send(conn, index, c, track=False)
+            except rd.Disconnected:
+                self.anomaly(index, c, "the bus dropped a connection for a well-formed call")
+                break
             self.stats["hangup_calls"] += 1
         if self.rng.random() < 0.5:
             time.sleep(self.rng.random() * 0.005)

@@ -166,14 +166,14 @@ def run_fuzzers(canaries, calls, seed, tag):
                                       stderr=subprocess.PIPE, text=True,
                                       env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                                            "PYTHONDONTWRITEBYTECODE": "1"}, **kwargs))
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=1800)
+    # Every client ends before this returns or raises: one still sending
+    # would keep the broker from draining when the test stops it.
+    outputs = [p.communicate(timeout=1800) for p in procs]
+    shutil.rmtree(tmp, ignore_errors=True)
+    for p, (out, err) in zip(procs, outputs):
         if p.returncode != 0:
             raise AssertionError("fuzzing client failed (%d): %s" % (p.returncode, err[-3000:]))
-        results.append(json.loads(out))
-    shutil.rmtree(tmp, ignore_errors=True)
-    return results
+    return [json.loads(out) for out, _ in outputs]
 
 
 def total(results, key):
