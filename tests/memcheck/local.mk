@@ -25,7 +25,8 @@ if ENABLE_SANITIZERS
 # Not installed: a test copy of the daemon, every source instrumented
 # (the operations library included, rather than linking libbroker-ops).
 check_PROGRAMS += tests/memcheck/asan/locald-brokerd
-tests_memcheck_asan_locald_brokerd_SOURCES = $(broker_locald_brokerd_SOURCES) $(broker_libbroker_ops_la_SOURCES)
+tests_memcheck_asan_locald_brokerd_SOURCES = $(broker_locald_brokerd_SOURCES) $(broker_libbroker_ops_la_SOURCES) \
+	$(broker_libbroker_core_la_SOURCES)
 tests_memcheck_asan_locald_brokerd_CFLAGS = $(broker_locald_brokerd_CFLAGS) $(SANITIZER_CFLAGS)
 tests_memcheck_asan_locald_brokerd_LDFLAGS = $(SANITIZER_CFLAGS)
 tests_memcheck_asan_locald_brokerd_LDADD = $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
