@@ -19,20 +19,9 @@ integration_ops_tests = \
 	tests/integration/test_cgroup_ops.py \
 	tests/integration/test_cleanup_ops.py \
 	tests/integration/test_join.py \
-	tests/integration/test_locald_flow.py
-
-# BindPort and SyncHosts on the sandbox: not in "make check" yet. After the
-# merge with the client's fast path the library's bind_port() call in
-# test_bindport.py waits for a reply that never comes (the broker audits the
-# bind as done); until that is found, "make check-net" runs them. Their
-# systemd-box suite (test_net_hosts.py) runs in make check.
-integration_net_tests = \
 	tests/integration/test_bindport.py \
-	tests/integration/test_hosts.py
-EXTRA_DIST += $(integration_net_tests)
-check-net: $(check_PROGRAMS)
-	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(integration_net_tests)' TEST_SUITE_LOG=test-suite-net.log
-.PHONY: check-net
+	tests/integration/test_hosts.py \
+	tests/integration/test_locald_flow.py
 
 EXTRA_DIST += tests/flow/locald-flow.py tests/flow/flowdriver.py
 
