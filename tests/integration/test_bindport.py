@@ -314,8 +314,9 @@ polkit.addRule(function(action, subject) {
         try:
             line = readline_within(proc)
             if not line:
+                # Only now: reading stderr waits for the client to exit.
                 proc.kill()
-            self.assertTrue(line, proc.stderr.read())
+                self.fail("the library client printed nothing: %s" % proc.stderr.read())
             out = json.loads(line)
             self.assertEqual(out["type"], "Socket")
             self.assertEqual(out["address"], ["127.0.0.1", port])
