@@ -1012,8 +1012,12 @@ broker_bus_add_object (BrokerContext *ctx)
   r = fdprobe_install (ctx->bus);
   if (r < 0)
     return r;
-  r = sd_bus_match_signal (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
-                           BUS_DRIVER_INTERFACE, "NameOwnerChanged", on_name_owner_changed, ctx);
+  /* Asynchronous, so start-up does not wait a round trip for it: the bus
+   * handles it before the name request that follows, so it is in place
+   * before any call can reach us; if it fails, sd-bus closes the
+   * connection. */
+  r = sd_bus_match_signal_async (ctx->bus, &ctx->owner_changes_slot, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                 BUS_DRIVER_INTERFACE, "NameOwnerChanged", on_name_owner_changed, NULL, ctx);
   if (r < 0)
     return r;
   return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,

@@ -36,11 +36,13 @@ client_liblocald_broker_la_SOURCES = \
 	client/locald-problem.c \
 	client/locald-fix.c \
 	client/locald-report.c client/locald-report-private.h \
+	client/locald-fastpath.c client/locald-fastpath-private.h \
 	client/locald-privileged.c
 nodist_client_liblocald_broker_la_SOURCES = client/locald-broker1-stub.h
 client_liblocald_broker_la_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALD_BROKER_COMPILATION -DG_LOG_DOMAIN=\"locald-broker\"
 client_liblocald_broker_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
-client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la $(GLIB_LIBS)
+# broker/libbroker-core: the fast path runs the broker's own validation and walks.
+client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la broker/libbroker-core.la $(GLIB_LIBS)
 # Only the public API leaves the library: the stub's symbols stay inside.
 client_liblocald_broker_la_LDFLAGS = \
 	-version-info $(LIBLOCALD_BROKER_LT_VERSION) \
@@ -133,6 +135,6 @@ endif
 
 # --- integration tests (sandbox: root, private system bus, polkitd)
 if ENABLE_INTEGRATION_TESTS
-TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py
+TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py
 endif
-EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py
+EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py

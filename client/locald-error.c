@@ -106,3 +106,10 @@ _locald_error_from_call (GError *error)
     return g_steal_pointer (&owned);
   return g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_FAILED, owned->message);
 }
+
+GError *
+_locald_error_new_remote (const char *dbus_name, const char *message)
+{
+  g_return_val_if_fail (dbus_name != NULL && message != NULL, NULL);
+  return g_error_new (LOCALD_ERROR, code_for_dbus_name (dbus_name), "GDBus.Error:%s: %s", dbus_name, message);
+}

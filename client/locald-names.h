@@ -27,6 +27,12 @@
 #define LOCALD_ACTION_BIND_PORT_PUBLIC LOCALD_ACTION_PREFIX "bind-port-public"
 #define LOCALD_ACTION_SYNC_HOSTS   LOCALD_ACTION_PREFIX "sync-hosts"
 
+/* polkitd's authority: the broker asks it on every call (and the benchmarks
+ * ask it directly, for the floor). */
+#define LOCALD_POLKIT_BUS_NAME            "org.freedesktop.PolicyKit1"
+#define LOCALD_POLKIT_AUTHORITY_PATH      "/org/freedesktop/PolicyKit1/Authority"
+#define LOCALD_POLKIT_AUTHORITY_INTERFACE "org.freedesktop.PolicyKit1.Authority"
+
 /* D-Bus error names the broker answers with (docs/api.md, "Errors"). */
 #define LOCALD_DBUS_ERROR_PREFIX                    LOCALD_BROKER_INTERFACE ".Error."
 #define LOCALD_DBUS_ERROR_FAILED                    LOCALD_DBUS_ERROR_PREFIX "Failed"
