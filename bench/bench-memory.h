@@ -15,3 +15,14 @@ typedef struct
 } BenchMemory;
 
 gboolean bench_memory_read (guint32 pid, BenchMemory *ret, GError **error);
+
+/* CPU time (user + system) the process has used so far, in ms. */
+gboolean bench_cpu_read (guint32 pid, double *ret_ms, GError **error);
+
+/* Reads /proc/PID/status every 20 ms in a thread until stopped and keeps
+ * the reading with the largest RssAnon: the broker's memory under load. */
+typedef struct _BenchSampler BenchSampler;
+
+BenchSampler *bench_memory_sampler_start (guint32 pid);
+/* FALSE when no reading succeeded. */
+gboolean bench_memory_sampler_stop (BenchSampler *sampler, BenchMemory *ret_peak);

@@ -1,26 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * setuid-helper: the comparison point for bench-broker. It stands in for the
- * setuid-root shim that locald-brokerd replaces, doing the same cheap work as
- * a KillCgroup call on a missing cgroup, the way the shim did it: find the
- * cgroup2 mount in /proc/self/mountinfo, open the locald cgroup root, look up
- * <root>/user-<uid>/<cgroup>, and print the number of processes killed (0).
+ * setuid-root shim that locald-brokerd replaces and does the same two
+ * operations the way the shim did them, with nothing on top:
  *
- *   setuid-helper CGROUP-ROOT CGROUP
+ *   setuid-helper kill CGROUP-ROOT CGROUP
+ *       <cgroup2 mount>/<CGROUP-ROOT>/user-<uid>/<CGROUP>: write cgroup.kill,
+ *       wait for "populated 0", rmdir; prints the number of processes
+ *       (a missing cgroup prints 0)
+ *   setuid-helper cleanup PATH
+ *       the shim's rule (absolute, a ".locald" component, no ".."), then
+ *       remove the tree without following symlinks; prints the entries
  *
- * bench/run installs it mode 4755 owned by root in a throw-away directory.
- * Like the shim it asks no one whether the caller may do this: that missing
- * check is exactly what the broker adds, so the figures compare an unchecked
- * exec with a polkit-checked call. It never kills anything; an existing
- * cgroup is an error, so it cannot be misused as a real helper.
+ * <uid> is the caller: the real uid, or for a root process started by pkexec
+ * or sudo the uid they record (PKEXEC_UID, SUDO_UID), so the three ways of
+ * starting it do the same work.
+ *
+ * bench/run installs it mode 4750, owned by root and the bench user's group,
+ * in the sandbox's throw-away directory, so only the bench user can run it
+ * and only for the length of a run. Like the shim it asks no one whether the
+ * caller may do this: that missing check is what the broker adds.
  *
  * Plain libc on purpose: a setuid program should link as little as possible,
  * and GLib is not meant to run setuid.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +41,7 @@ enum
   EXIT_USAGE = 2,
   EXIT_NOT_SETUID = 3,
   EXIT_NO_CGROUP2 = 4,
-  EXIT_EXISTS = 5,
+  EXIT_OP_FAILED = 5,
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -88,7 +97,7 @@ find_cgroup2_mount (void)
   return found;
 }
 
-/* The shim's rule for a caller-supplied path: relative, no "." or ".."
+/* The shim's rule for a caller-supplied relative path: no "." or ".."
  * component, no empty component. */
 static int
 valid_relative (const char *p)
@@ -107,57 +116,159 @@ valid_relative (const char *p)
     }
 }
 
+static unsigned
+caller_uid (void)
+{
+  const char *vars[] = { "PKEXEC_UID", "SUDO_UID" };
+
+  if (getuid () == 0)
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+      {
+        const char *v = getenv (vars[i]);
+        if (v && *v)
+          return (unsigned)strtoul (v, NULL, 10);
+      }
+  return (unsigned)getuid ();
+}
+
+static int
+populated (int events_fd)
+{
+  char buf[256];
+  ssize_t n = pread (events_fd, buf, sizeof buf - 1, 0);
+
+  if (n < 0)
+    return 0;
+  buf[n] = '\0';
+  return strstr (buf, "populated 1") != NULL;
+}
+
+static int
+do_kill (const char *root, const char *cgroup)
+{
+  char *mount_point = find_cgroup2_mount (), *dir = NULL;
+  int fd, events, count = 0;
+  char buf[65536];
+  ssize_t n;
+
+  if (!mount_point)
+    {
+      fprintf (stderr, "setuid-helper: no cgroup2 mount in /proc/self/mountinfo\n");
+      return EXIT_NO_CGROUP2;
+    }
+  if (asprintf (&dir, "%s/%s/user-%u/%s", mount_point, root, caller_uid (), cgroup) < 0)
+    return EXIT_FAILURE;
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno != ENOENT)
+        return EXIT_OP_FAILED;
+      puts ("0");
+      return EXIT_SUCCESS;
+    }
+  /* Count first, as the broker reports it. */
+  {
+    int procs = openat (fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    while (procs >= 0 && (n = read (procs, buf, sizeof buf)) > 0)
+      for (ssize_t i = 0; i < n; i++)
+        count += buf[i] == '\n';
+    if (procs >= 0)
+      close (procs);
+  }
+  events = openat (fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+  {
+    int k = openat (fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (k < 0 || write (k, "1", 1) != 1 || events < 0)
+      return EXIT_OP_FAILED;
+    close (k);
+  }
+  while (populated (events))
+    {
+      struct pollfd p = { .fd = events, .events = POLLPRI };
+      (void)poll (&p, 1, 100);
+    }
+  close (events);
+  close (fd);
+  if (rmdir (dir) < 0)
+    return EXIT_OP_FAILED;
+  printf ("%d\n", count);
+  free (dir);
+  free (mount_point);
+  return EXIT_SUCCESS;
+}
+
+/* Removes name in dirfd and everything below it, never following a
+ * symlink; adds what it removed to *count. */
+static int
+remove_at (int dir_fd, const char *name, unsigned long *count)
+{
+  struct dirent *de;
+  DIR *d;
+  int fd;
+
+  if (unlinkat (dir_fd, name, 0) == 0)
+    {
+      ++*count;
+      return 0;
+    }
+  if (errno == ENOENT)
+    return 0;
+  if (errno != EISDIR)
+    return -1;
+  fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || !(d = fdopendir (fd)))
+    return -1;
+  while ((de = readdir (d)))
+    if (strcmp (de->d_name, ".") && strcmp (de->d_name, "..") && remove_at (dirfd (d), de->d_name, count) < 0)
+      {
+        closedir (d);
+        return -1;
+      }
+  closedir (d);
+  if (unlinkat (dir_fd, name, AT_REMOVEDIR) < 0)
+    return -1;
+  ++*count;
+  return 0;
+}
+
+static int
+do_cleanup (const char *path)
+{
+  unsigned long count = 0;
+  char *copy, *slash;
+  int parent;
+
+  /* The shim's whole check: absolute, a .locald component, no "..". */
+  if (path[0] != '/' || !strstr (path, "/.locald/") || strstr (path, "/../") || !valid_relative (path + 1))
+    {
+      fprintf (stderr, "setuid-helper: %s: not an absolute path beneath .locald\n", path);
+      return EXIT_USAGE;
+    }
+  copy = strdup (path);
+  slash = strrchr (copy, '/');
+  *slash = '\0';
+  parent = open (copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent < 0 || remove_at (parent, slash + 1, &count) < 0)
+    return EXIT_OP_FAILED;
+  printf ("%lu\n", count);
+  close (parent);
+  free (copy);
+  return EXIT_SUCCESS;
+}
+
 int
 main (int argc, char **argv)
 {
-  char *mount_point, *rel;
-  struct stat st;
-  int mount_fd;
-
-  if (argc != 3 || !valid_relative (argv[1]) || !valid_relative (argv[2]))
-    {
-      fprintf (stderr, "usage: %s CGROUP-ROOT CGROUP (both relative, no '..')\n", argv[0]);
-      return EXIT_USAGE;
-    }
   /* The bench must measure a real setuid exec, not a plain one. */
   if (geteuid () != 0)
     {
-      fprintf (stderr, "%s: not running as root; install it setuid root (mode 4755)\n", argv[0]);
+      fprintf (stderr, "%s: not running as root; install it setuid root\n", argv[0]);
       return EXIT_NOT_SETUID;
     }
-
-  mount_point = find_cgroup2_mount ();
-  if (!mount_point)
-    {
-      fprintf (stderr, "%s: no cgroup2 mount in /proc/self/mountinfo\n", argv[0]);
-      return EXIT_NO_CGROUP2;
-    }
-  mount_fd = open (mount_point, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (mount_fd < 0)
-    {
-      fprintf (stderr, "%s: %s: %s\n", argv[0], mount_point, strerror (errno));
-      return EXIT_NO_CGROUP2;
-    }
-
-  /* The real uid is the caller: its subtree is the only one it may name. */
-  if (asprintf (&rel, "%s/user-%u/%s", argv[1], (unsigned)getuid (), argv[2]) < 0)
-    return EXIT_FAILURE;
-  if (fstatat (mount_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
-    {
-      fprintf (stderr, "%s: %s/%s exists; this bench helper only handles a missing cgroup\n", argv[0],
-               mount_point, rel);
-      return EXIT_EXISTS;
-    }
-  if (errno != ENOENT)
-    {
-      fprintf (stderr, "%s: %s/%s: %s\n", argv[0], mount_point, rel, strerror (errno));
-      return EXIT_FAILURE;
-    }
-
-  /* Nothing to kill. */
-  puts ("0");
-  free (rel);
-  free (mount_point);
-  close (mount_fd);
-  return EXIT_SUCCESS;
+  if (argc == 4 && !strcmp (argv[1], "kill") && valid_relative (argv[2]) && valid_relative (argv[3]))
+    return do_kill (argv[2], argv[3]);
+  if (argc == 3 && !strcmp (argv[1], "cleanup"))
+    return do_cleanup (argv[2]);
+  fprintf (stderr, "usage: %s kill CGROUP-ROOT CGROUP | cleanup PATH\n", argv[0]);
+  return EXIT_USAGE;
 }

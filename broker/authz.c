@@ -15,7 +15,7 @@
 typedef struct {
   char *sender;
   char *action_id;
-  char *argument;
+  char **details; /* key, value, key, value, ..., NULL */
   gboolean allow_interaction;
   GCancellable *check_cancellable; /* cancelled by the caller's cancellable or the timeout */
   gulong cancelled_handler;
@@ -35,7 +35,7 @@ authz_check_free (AuthzCheck *check)
   g_clear_object (&check->check_cancellable);
   g_free (check->sender);
   g_free (check->action_id);
-  g_free (check->argument);
+  g_strfreev (check->details);
   g_free (check);
 }
 
@@ -135,8 +135,8 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
 
   g_autoptr (PolkitSubject) subject = polkit_system_bus_name_new (check->sender);
   g_autoptr (PolkitDetails) details = polkit_details_new ();
-  if (check->argument != NULL)
-    polkit_details_insert (details, "argument", check->argument);
+  for (char **d = check->details; d != NULL && d[0] != NULL && d[1] != NULL; d += 2)
+    polkit_details_insert (details, d[0], d[1]);
 
   PolkitCheckAuthorizationFlags flags = check->allow_interaction
                                             ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
@@ -157,6 +157,21 @@ broker_authz_check_async (const char *sender,
                           GAsyncReadyCallback callback,
                           gpointer user_data)
 {
+  const char *const details[] = { "argument", argument, NULL };
+
+  broker_authz_check_details_async (sender, action_id, argument != NULL ? details : NULL, allow_interaction,
+                                    cancellable, callback, user_data);
+}
+
+void
+broker_authz_check_details_async (const char *sender,
+                                  const char *action_id,
+                                  const char *const *details,
+                                  gboolean allow_interaction,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
   g_return_if_fail (sender != NULL && *sender == ':');
   g_return_if_fail (action_id != NULL);
 
@@ -166,7 +181,7 @@ broker_authz_check_async (const char *sender,
   g_task_set_source_tag (task, broker_authz_check_async);
   check->sender = g_strdup (sender);
   check->action_id = g_strdup (action_id);
-  check->argument = g_strdup (argument);
+  check->details = g_strdupv ((char **) details);
   check->allow_interaction = allow_interaction;
   check->check_cancellable = g_cancellable_new ();
   if (cancellable != NULL)

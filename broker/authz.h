@@ -27,6 +27,16 @@ void broker_authz_check_async (const char *sender,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
 
+/* The same with any details: details is NULL or key, value, key, value, ...,
+ * NULL (the values are what rules read with action.lookup(key)). */
+void broker_authz_check_details_async (const char *sender,
+                                       const char *action_id,
+                                       const char *const *details,
+                                       gboolean allow_interaction,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+
 /* TRUE only when polkit said the subject is authorized. Otherwise FALSE with
  * BROKER_ERROR_ACCESS_DENIED, BROKER_ERROR_INTERACTIVE_REQUIRED or
  * BROKER_ERROR_AUTHORIZATION_UNAVAILABLE (polkit unreachable, timed out,

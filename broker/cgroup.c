@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -322,6 +323,12 @@ cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **err
     case EXDEV:
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
                    "The %s leads out of the directory it must stay in (\"..\" or a mount point); refusing it", what);
+      break;
+    case EACCES:
+    case EPERM:
+      /* Only an unprivileged caller meets this (CGROUP_KILL_UNPRIVILEGED);
+       * on the bus it is ...Error.Failed like the default. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "Cannot open the %s: %s", what, g_strerror (e));
       break;
     default:
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot open the %s: %s", what, g_strerror (e));
@@ -798,6 +805,13 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
             return TRUE;
           e = errno;
         }
+      if (e == EACCES || e == EPERM)
+        {
+          /* An unprivileged caller's cgroup that root made: the broker's. */
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       "The cgroup %s is empty but could not be removed: %s", shown, g_strerror (e));
+          return FALSE;
+        }
       if (g_get_monotonic_time () >= deadline || (e != EBUSY && e != ENOTEMPTY))
         {
           g_set_error (error, BROKER_ERROR, e == EBUSY || e == ENOTEMPTY ? BROKER_ERROR_BUSY : BROKER_ERROR_FAILED,
@@ -881,7 +895,20 @@ cgroup_direct_kill (const CgroupLayout *layout,
   killed = count_procs (top_fd, nodes);
 
   use_kill_file = !(flags & CGROUP_KILL_FORCE_FREEZE_FALLBACK) && faccessat (top_fd, "cgroup.kill", F_OK, 0) == 0;
-  if (!use_kill_file)
+  if (flags & CGROUP_KILL_UNPRIVILEGED)
+    {
+      /* The first write is the test: refused, nothing happened yet. */
+      int r = use_kill_file ? cgroup_write_at (top_fd, "cgroup.kill", "1") : -ENOSYS;
+
+      if (r < 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       "Cannot kill the cgroup %s without privilege: %s", shown,
+                       r == -ENOSYS ? "the kernel has no cgroup.kill" : g_strerror (-r));
+          return FALSE;
+        }
+    }
+  else if (!use_kill_file)
     {
       /* Frozen processes cannot fork or exit on their own, so the list read
        * for the SIGKILL loop cannot grow underneath it. */
@@ -915,6 +942,8 @@ cgroup_direct_kill (const CgroupLayout *layout,
         }
     }
 
+  /* Known from here on, also to an unprivileged caller that cannot remove. */
+  *ret_killed = killed;
   if (!remove_tree (parent_fd, top_fd, top_name, shown,
                     MAX (deadline, g_get_monotonic_time () + FREEZE_WAIT_US), error))
     {
@@ -929,6 +958,14 @@ cgroup_direct_kill (const CgroupLayout *layout,
   return TRUE;
 
 open_failed:
+  /* Without privilege a missing subtree may only be missing from this
+   * caller's view of the hierarchy: the broker decides. */
+  if ((flags & CGROUP_KILL_UNPRIVILEGED) && user_fd < 0
+      && g_error_matches (local_error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "%s: %s", shown, local_error->message);
+      return FALSE;
+    }
   if (g_error_matches (local_error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND))
     return TRUE; /* nothing to kill: *ret_killed stays 0 */
   g_prefix_error (&local_error, "%s: ", shown);

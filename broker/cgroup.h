@@ -61,16 +61,33 @@ int cgroup_open_beneath (int dirfd, const char *path, const char *what, GError *
  * cgroup path of the subtree ("/locald/user-1000"). */
 gboolean cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error);
 
+/* How long a kill waits for the cgroup to empty unless configured
+ * otherwise (the broker's --kill-timeout, and the client's fast path). */
+#define CGROUP_KILL_DEFAULT_TIMEOUT_MS 10000
+
 typedef enum {
   CGROUP_KILL_DEFAULT = 0,
   CGROUP_KILL_FORCE_FREEZE_FALLBACK = 1 << 0, /* tests: ignore cgroup.kill */
+  /* The caller is the subtree's unprivileged owner (the client library's
+   * fast path), not the broker: what only privilege can do is left to the
+   * broker instead of tried. See cgroup_direct_kill(). */
+  CGROUP_KILL_UNPRIVILEGED = 1 << 1,
 } CgroupKillFlags;
 
 /* Kills every process (any owner) in <root>/user-<uid>/<cgroup_rel> and its
  * descendants, waits up to timeout_ms for "populated 0" in cgroup.events,
  * then rmdirs the cgroups bottom-up. cgroup_rel must have passed
  * cgroup_validate_relative(). A missing cgroup (or user subtree) is success
- * with *ret_killed = 0. Does not empty in time: BROKER_ERROR_BUSY. */
+ * with *ret_killed = 0. Does not empty in time: BROKER_ERROR_BUSY.
+ *
+ * With CGROUP_KILL_UNPRIVILEGED, whatever the kernel does not let the caller
+ * do fails with G_IO_ERROR_PERMISSION_DENIED, which means "ask the broker
+ * for the rest": a subtree it cannot open or does not see (another view of
+ * the hierarchy), a kernel without cgroup.kill (the freeze + SIGKILL
+ * fallback cannot signal other users' processes), a cgroup.kill it may not
+ * write - all before anything was killed, *ret_killed = 0 - or, after the
+ * kill, a cgroup directory it may not remove, with *ret_killed set to the
+ * processes it killed. */
 gboolean cgroup_direct_kill (const CgroupLayout *layout,
                              uid_t uid,
                              const char *cgroup_rel,

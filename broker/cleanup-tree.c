@@ -7,7 +7,9 @@
 #include "cleanup-fs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -39,6 +41,7 @@ typedef struct {
   CleanupIdentity id;  /* what the directory was when first opened */
   guint passes;
   long pos;            /* telldir() when the stream was closed, for the first pass */
+  gboolean kept;       /* unprivileged: something in it had to stay */
 } Frame;
 
 typedef struct {
@@ -52,6 +55,8 @@ typedef struct {
   uid_t caller_uid;     /* entries of root and of this uid may go, nothing else */
   gboolean scanning;    /* the first pass: check every owner, remove nothing */
   GHashTable *scanned;  /* CleanupIdentity of each directory the first pass entered */
+  gboolean unprivileged; /* keep what the kernel refuses, go on with the rest */
+  guint64 kept;          /* entries kept that way (or, first pass: not looked into) */
 } Walk;
 
 static guint
@@ -82,6 +87,20 @@ static Frame *
 walk_frame (Walk *w, guint i)
 {
   return &g_array_index (w->frames, Frame, i);
+}
+
+/* Unprivileged: an entry of the top frame's directory (or the target
+ * itself, with no frame) stays for the broker. TRUE if that is what err
+ * calls for. */
+static gboolean
+walk_keep (Walk *w, int err)
+{
+  if (!w->unprivileged || (err != EACCES && err != EPERM))
+    return FALSE;
+  w->kept++;
+  if (w->frames->len > 0)
+    walk_frame (w, w->frames->len - 1)->kept = TRUE;
+  return TRUE;
 }
 
 /* "where/frame0/frame1/.../leaf", relative to .locald, for messages. */
@@ -172,6 +191,10 @@ walk_push (Walk *w, int fd_in, const char *name, GError **error)
     return walk_fail_mount (w, name, error);
   if (!walk_owner_allowed (w, (uid_t) f.id.uid))
     return walk_fail_owner (w, name, (uid_t) f.id.uid, error);
+  /* Unprivileged, removing: a directory we may not write cannot be emptied,
+   * so it is left whole instead of read (the first pass has read it). */
+  if (w->unprivileged && !w->scanning && faccessat (fd, ".", W_OK, AT_EACCESS) < 0 && walk_keep (w, errno))
+    return TRUE;
   /* The first pass changes nothing, so unlike the removal it would not
    * end by itself against someone moving a directory out and back in (it
    * reappears in its parent's stream), and a re-opened stream may show it
@@ -234,6 +257,8 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
             {
               if (errno == ENOENT)
                 return TRUE;
+              if (walk_keep (w, errno))
+                return TRUE;
               return walk_fail_errno (w, name, "cannot inspect it", errno, error);
             }
           if (S_ISDIR (st.st_mode))
@@ -260,6 +285,8 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
             }
           if (errno == EBUSY)
             return walk_fail_mount (w, name, error);
+          if (walk_keep (w, errno))
+            return TRUE;
           return walk_fail_errno (w, name, "cannot remove it", errno, error);
         }
       else
@@ -278,6 +305,8 @@ walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError 
             }
           if (fd == -EXDEV)
             return walk_fail_mount (w, name, error);
+          if (walk_keep (w, -fd))
+            return TRUE;
           return walk_fail_errno (w, name, "cannot open the directory", -fd, error);
         }
     }
@@ -354,6 +383,16 @@ walk_finish_top (Walk *w, GError **error)
       return TRUE;
     }
 
+  /* Not empty, on purpose: it stays, and so does its parent. */
+  if (f->kept)
+    {
+      walk_pop (w);
+      w->kept++;
+      if (w->frames->len > 0)
+        walk_frame (w, w->frames->len - 1)->kept = TRUE;
+      return TRUE;
+    }
+
   if (unlinkat (pfd, f->name, AT_REMOVEDIR) == 0)
     {
       w->removed++;
@@ -375,6 +414,13 @@ walk_finish_top (Walk *w, GError **error)
     }
   if (errno == EBUSY)
     return walk_fail_mount (w, NULL, error);
+  if ((errno == EACCES || errno == EPERM) && w->unprivileged)
+    {
+      /* Emptied, but its parent is not ours to change. */
+      walk_pop (w);
+      walk_keep (w, EACCES);
+      return TRUE;
+    }
   if (errno == ENOTEMPTY)
     return walk_fail (w, NULL, BROKER_ERROR_BUSY,
                       "entries kept appearing in it while it was being removed; "
@@ -412,14 +458,15 @@ walk_run (Walk *w, GError **error)
   return TRUE;
 }
 
-gboolean
-cleanup_tree_remove (int parent_fd,
-                     const char *name,
-                     const char *locald_path,
-                     const char *where,
-                     uid_t caller_uid,
-                     guint64 *ret_removed,
-                     GError **error)
+static gboolean
+tree_remove (int parent_fd,
+             const char *name,
+             const char *locald_path,
+             const char *where,
+             uid_t caller_uid,
+             gboolean unprivileged,
+             guint64 *ret_removed,
+             GError **error)
 {
   g_autoptr(GArray) frames = NULL;
   g_autoptr(GHashTable) scanned = NULL;
@@ -454,6 +501,7 @@ cleanup_tree_remove (int parent_fd,
   w.locald_path = locald_path;
   w.where = where;
   w.caller_uid = caller_uid;
+  w.unprivileged = unprivileged;
 
   /* First a pass that removes nothing: an entry of another user anywhere
    * in the tree stops the call before anything is gone, rather than
@@ -464,6 +512,15 @@ cleanup_tree_remove (int parent_fd,
   ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
   if (!ok)
     return FALSE;
+  /* Unprivileged and some of it could not be looked into: only the broker
+   * can tell whether the owner rule lets anything go, so it decides, and
+   * nothing is removed here first. */
+  if (w.kept > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "%" G_GUINT64_FORMAT " entries of the tree cannot be looked into without privilege", w.kept);
+      return FALSE;
+    }
   g_assert (w.frames->len == 0);
   w.first_open = 0;
   w.scanning = FALSE;
@@ -479,7 +536,7 @@ cleanup_tree_remove (int parent_fd,
       struct stat st;
 
       ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
-      if (!ok || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      if (!ok || w.kept > 0 || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         break;
       if (pass + 1 == MAX_PASSES)
         {
@@ -490,7 +547,39 @@ cleanup_tree_remove (int parent_fd,
         }
     }
 
+  if (ok && w.kept > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "removed %" G_GUINT64_FORMAT " entries; %" G_GUINT64_FORMAT
+                   " (and what they hold) need privilege to remove",
+                   w.removed, w.kept);
+      ok = FALSE;
+    }
   if (ret_removed != NULL)
     *ret_removed = w.removed;
   return ok;
+}
+
+gboolean
+cleanup_tree_remove (int parent_fd,
+                     const char *name,
+                     const char *locald_path,
+                     const char *where,
+                     uid_t caller_uid,
+                     guint64 *ret_removed,
+                     GError **error)
+{
+  return tree_remove (parent_fd, name, locald_path, where, caller_uid, FALSE, ret_removed, error);
+}
+
+gboolean
+cleanup_tree_remove_unprivileged (int parent_fd,
+                                  const char *name,
+                                  const char *locald_path,
+                                  const char *where,
+                                  uid_t caller_uid,
+                                  guint64 *ret_removed,
+                                  GError **error)
+{
+  return tree_remove (parent_fd, name, locald_path, where, caller_uid, TRUE, ret_removed, error);
 }

@@ -40,4 +40,22 @@ gboolean cleanup_tree_remove (int parent_fd,
                               guint64 *ret_removed,
                               GError **error);
 
+/* The same for an unprivileged caller (the client library's fast path),
+ * with the same first pass: where that pass cannot look into a part of the
+ * tree (EACCES, EPERM), nothing is removed and the call fails with
+ * G_IO_ERROR_PERMISSION_DENIED ("the broker decides"). Otherwise what the
+ * kernel does not let the caller remove, and the directories holding it,
+ * are left in place while the rest goes; a directory the caller may not
+ * write is left whole without being read. When anything was left, fails
+ * with G_IO_ERROR_PERMISSION_DENIED ("the broker must remove the rest"),
+ * *ret_removed counting what went. Every other outcome is
+ * cleanup_tree_remove()'s. */
+gboolean cleanup_tree_remove_unprivileged (int parent_fd,
+                                           const char *name,
+                                           const char *locald_path,
+                                           const char *where,
+                                           uid_t caller_uid,
+                                           guint64 *ret_removed,
+                                           GError **error);
+
 G_END_DECLS

@@ -18,7 +18,9 @@
 #include "cleanup-fs.h"
 #include "cleanup-tree.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -324,6 +326,11 @@ open_entry (int dirfd, const char *name, const char *shown, const char *missing,
     {
       if (errno == ENOENT || errno == ENOTDIR)
         g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND, "%s %s", shown, missing);
+      else if (errno == EACCES || errno == EPERM)
+        /* Only without privilege (an ACL the mode check above does not
+         * read): the broker's to decide. On the bus: ...Error.Failed. */
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "cannot open %s: %s", shown,
+                     g_strerror (errno));
       else
         g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
       return -1;
@@ -489,6 +496,10 @@ open_below_locald (int locald_fd, char **components, guint n, const char *locald
         g_set_error (error, BROKER_ERROR, BROKER_ERROR_CROSSES_MOUNT,
                      "'%s' below %s is a mount point; unmount it first, then run the cleanup again", shown,
                      locald_shown);
+      else if (next == -EACCES || next == -EPERM)
+        /* Only without privilege: the broker's to decide. */
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "cannot open '%s' below %s: %s", shown,
+                     locald_shown, g_strerror (-next));
       else if (next < 0)
         g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open '%s' below %s: %s", shown,
                      locald_shown, g_strerror (-next));
@@ -512,13 +523,14 @@ open_below_locald (int locald_fd, char **components, guint n, const char *locald
   return broker_fd_steal (&cur);
 }
 
-gboolean
-cleanup_remove_beneath_locald_for (const char *path,
-                                   uid_t caller_uid,
-                                   const gid_t *caller_gids,
-                                   gsize n_caller_gids,
-                                   guint64 *ret_removed,
-                                   GError **error)
+static gboolean
+remove_beneath_locald (const char *path,
+                       uid_t caller_uid,
+                       const gid_t *caller_gids,
+                       gsize n_caller_gids,
+                       gboolean unprivileged,
+                       guint64 *ret_removed,
+                       GError **error)
 {
   const Caller caller = { path, caller_uid, caller_gids, n_caller_gids };
   g_auto(GStrv) components = NULL;
@@ -563,8 +575,33 @@ cleanup_remove_beneath_locald_for (const char *path,
   if (parent_fd < 0)
     return FALSE;
 
+  if (unprivileged)
+    return cleanup_tree_remove_unprivileged (parent_fd, components[n - 1], locald_shown, where, caller_uid,
+                                             ret_removed, error);
   return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, ret_removed,
                               error);
+}
+
+gboolean
+cleanup_remove_beneath_locald_for (const char *path,
+                                   uid_t caller_uid,
+                                   const gid_t *caller_gids,
+                                   gsize n_caller_gids,
+                                   guint64 *ret_removed,
+                                   GError **error)
+{
+  return remove_beneath_locald (path, caller_uid, caller_gids, n_caller_gids, FALSE, ret_removed, error);
+}
+
+gboolean
+cleanup_remove_beneath_locald_unprivileged (const char *path,
+                                            uid_t caller_uid,
+                                            const gid_t *caller_gids,
+                                            gsize n_caller_gids,
+                                            guint64 *ret_removed,
+                                            GError **error)
+{
+  return remove_beneath_locald (path, caller_uid, caller_gids, n_caller_gids, TRUE, ret_removed, error);
 }
 
 /* The groups of uid as the kernel would give them to a login of that user:

@@ -6,10 +6,12 @@
  */
 #include "config.h"
 
+#include "authz.h"
 #include "broker-context.h"
 #include "bus.h"
 #include "caps.h"
 #include "cgroup-systemd.h"
+#include "memory.h"
 #include "sdbus-source.h"
 
 #include <errno.h>
@@ -154,6 +156,7 @@ arm_idle (BrokerContext *ctx)
   g_clear_handle_id (&ctx->idle_source, g_source_remove);
   if (ctx->options.idle_timeout_s > 0 && !ctx->exiting)
     ctx->idle_source = g_timeout_add_seconds (ctx->options.idle_timeout_s, on_idle_timeout, ctx);
+  broker_memory_release_later ();
 }
 
 void
@@ -202,6 +205,30 @@ on_bus_disconnected (gpointer user_data)
   BrokerContext *ctx = user_data;
   ctx->exit_code = EXIT_FAILURE;
   g_main_loop_quit (ctx->loop);
+}
+
+/* The answer to the name request: another instance owning the name is a
+ * success (it serves), any other failure ends this one. */
+static int
+on_name_requested (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerContext *ctx = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error (reply);
+  uint32_t ret = 0;
+
+  if (e == NULL && sd_bus_message_read (reply, "u", &ret) >= 0
+      && (ret == 1 /* PRIMARY_OWNER */ || ret == 4 /* ALREADY_OWNER */))
+    return 0;
+  if (e == NULL && ret == 3 /* EXISTS */)
+    g_debug ("%s is owned by another instance; exiting", BROKER_BUS_NAME);
+  else
+    {
+      g_printerr ("locald-brokerd: cannot own %s: %s\n", BROKER_BUS_NAME,
+                  e != NULL && e->message != NULL ? e->message : "unexpected answer");
+      ctx->exit_code = EXIT_FAILURE;
+    }
+  g_main_loop_quit (ctx->loop);
+  return 0;
 }
 
 static void
@@ -263,6 +290,7 @@ main (int argc, char **argv)
   gboolean stop = FALSE;
   int r;
 
+  broker_memory_init ();
   reset_environment ();
   g_log_set_handler (NULL, G_LOG_LEVEL_WARNING, on_library_log, NULL);
   umask (022); /* cgroup directories must stay traversable for their delegates */
@@ -295,6 +323,7 @@ main (int argc, char **argv)
       g_printerr ("locald-brokerd: cannot connect to the system bus: %s\n", g_strerror (-r));
       return EXIT_FAILURE;
     }
+
   r = broker_bus_add_object (&ctx);
   if (r < 0)
     {
@@ -310,12 +339,14 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_terminate, &ctx);
   unblock_exit_signals ();
 
-  /* The object exists before the name, so no call that arrives finds nothing. */
-  r = sd_bus_request_name (ctx.bus, BROKER_BUS_NAME, 0);
+  /* The object exists before the name, so no call that arrives finds
+   * nothing. Asynchronous: the Hello, the match and this go out together
+   * and start-up waits for none of them (on_name_requested). */
+  r = sd_bus_request_name_async (ctx.bus, NULL, BROKER_BUS_NAME, 0, on_name_requested, &ctx);
   if (r < 0)
     {
       g_printerr ("locald-brokerd: cannot own %s: %s\n", BROKER_BUS_NAME, g_strerror (-r));
-      return r == -EEXIST ? EXIT_SUCCESS : EXIT_FAILURE;
+      return EXIT_FAILURE;
     }
 
   sdbus_source_attach (ctx.bus, NULL, on_bus_disconnected, &ctx);

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "cgroup.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -23,11 +25,15 @@ typedef struct {
   BrokerStrategyChoice strategy;
   guint kill_timeout_ms; /* bound on waiting for a killed cgroup to empty */
   char *config_path;
+  /* SyncHosts */
+  char *hosts_file;       /* default /etc/hosts */
+  char **hosts_suffixes;  /* "localhost", "test", then the configured ones */
+  guint hosts_max_names;  /* names one uid may hold */
 } BrokerOptions;
 
 #define BROKER_DEFAULT_IDLE_TIMEOUT_S 30
 #define BROKER_DEFAULT_CGROUP_ROOT "locald"
-#define BROKER_DEFAULT_KILL_TIMEOUT_MS 10000
+#define BROKER_DEFAULT_KILL_TIMEOUT_MS CGROUP_KILL_DEFAULT_TIMEOUT_MS
 #define BROKER_DEFAULT_CONFIG_PATH SYSCONFDIR "/locald-broker/brokerd.conf"
 
 void broker_options_clear (BrokerOptions *options);

@@ -2,10 +2,10 @@
 #pragma once
 
 /*
- * Drives an sd-bus connection from a GLib main context. polkit-gobject-1
- * delivers its asynchronous answers on the GLib main loop, so the daemon runs
- * one GMainLoop and lets sd-bus ride on it as a GSource: a single thread owns
- * the bus, and nothing ever blocks it.
+ * Drives an sd-bus connection from a GLib main context. The worker threads'
+ * results (GTask) and the daemon's timers arrive on the GLib main loop, so
+ * the daemon runs one GMainLoop and lets sd-bus ride on it as a GSource: a
+ * single thread owns the bus, and nothing ever blocks it.
  */
 
 #include <glib.h>

@@ -36,11 +36,13 @@ client_liblocald_broker_la_SOURCES = \
 	client/locald-problem.c \
 	client/locald-fix.c \
 	client/locald-report.c client/locald-report-private.h \
+	client/locald-fastpath.c client/locald-fastpath-private.h \
 	client/locald-privileged.c
 nodist_client_liblocald_broker_la_SOURCES = client/locald-broker1-stub.h
 client_liblocald_broker_la_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALD_BROKER_COMPILATION -DG_LOG_DOMAIN=\"locald-broker\"
 client_liblocald_broker_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
-client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la $(GLIB_LIBS)
+# broker/libbroker-core: the fast path runs the broker's own validation and walks.
+client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la broker/libbroker-core.la $(GLIB_LIBS)
 # Only the public API leaves the library: the stub's symbols stay inside.
 client_liblocald_broker_la_LDFLAGS = \
 	-version-info $(LIBLOCALD_BROKER_LT_VERSION) \
@@ -90,9 +92,12 @@ client_localdctl_localdctl_SOURCES = \
 	client/localdctl/commands.c client/localdctl/commands.h \
 	client/localdctl/status.c client/localdctl/status.h \
 	client/localdctl/agent.c client/localdctl/agent.h \
-	client/localdctl/render.c client/localdctl/render.h
+	client/localdctl/render.c client/localdctl/render.h \
+	broker/hosts-file.c broker/hosts-file.h broker/hosts-block.c broker/hosts-block.h \
+	broker/broker-error.c broker/broker-error.h broker/fd-util.h
 client_localdctl_localdctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client -DG_LOG_DOMAIN=\"localdctl\" \
 	-DLOCALDCTL_BROKER_PATH=\"$(libexecdir)/locald-brokerd\" \
+	-DLOCALDCTL_HELPER_PATH=\"$(libexecdir)/locald-broker-helper\" \
 	-DLOCALDCTL_ACTIVATION_FILE=\"$(dbussystemservicesdir)/dev.locald.Broker1.service\" \
 	-DLOCALDCTL_BUS_POLICY=\"$(dbuspolicydir)/dev.locald.Broker1.conf\" \
 	-DLOCALDCTL_POLKIT_ACTIONS=\"$(polkitactionsdir)/dev.locald.broker.policy\" \
@@ -130,6 +135,6 @@ endif
 
 # --- integration tests (sandbox: root, private system bus, polkitd)
 if ENABLE_INTEGRATION_TESTS
-TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py
+TESTS += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py
 endif
-EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py
+EXTRA_DIST += tests/integration/test_client.py tests/integration/test_localdctl.py tests/integration/test_fastpath.py

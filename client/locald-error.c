@@ -27,6 +27,7 @@ static const struct
   { LOCALD_ERROR_NOT_SET_UP, LOCALD_DBUS_ERROR_NOT_SET_UP },
   { LOCALD_ERROR_UNSUPPORTED, LOCALD_DBUS_ERROR_UNSUPPORTED },
   { LOCALD_ERROR_BUSY, LOCALD_DBUS_ERROR_BUSY },
+  { LOCALD_ERROR_ADDRESS_IN_USE, LOCALD_DBUS_ERROR_ADDRESS_IN_USE },
   { LOCALD_ERROR_SERVICE_UNKNOWN, "org.freedesktop.DBus.Error.ServiceUnknown" },
   { LOCALD_ERROR_TIMED_OUT, "org.freedesktop.DBus.Error.NoReply" },
 };
@@ -104,4 +105,11 @@ _locald_error_from_call (GError *error)
   if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return g_steal_pointer (&owned);
   return g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_FAILED, owned->message);
+}
+
+GError *
+_locald_error_new_remote (const char *dbus_name, const char *message)
+{
+  g_return_val_if_fail (dbus_name != NULL && message != NULL, NULL);
+  return g_error_new (LOCALD_ERROR, code_for_dbus_name (dbus_name), "GDBus.Error:%s: %s", dbus_name, message);
 }

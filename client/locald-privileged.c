@@ -15,6 +15,10 @@
 #include "client/locald-error-private.h"
 #include "client/locald-report-private.h"
 #include "client/locald-broker1-stub.h"
+#include "client/locald-fastpath-private.h"
+
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
 
 G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
 
@@ -42,6 +46,9 @@ struct _LocaldPrivileged
   char *strategy;
   char *cgroup_root;
   gboolean allow_interactive;
+  Fastpath *fastpath; /* NULL unless made by acquisition */
+  gboolean fast_path_enabled;
+  LocaldOperationPath last_path;
 };
 
 G_DEFINE_FINAL_TYPE (LocaldPrivileged, locald_privileged, G_TYPE_OBJECT)
@@ -50,8 +57,32 @@ enum
 {
   PROP_0,
   PROP_ALLOW_INTERACTIVE_AUTHORIZATION,
+  PROP_FAST_PATH,
+  PROP_LAST_PATH,
   N_PROPS
 };
+
+/**
+ * locald_operation_path_get_type:
+ *
+ * Returns: the #GType of #LocaldOperationPath
+ */
+GType
+locald_operation_path_get_type (void)
+{
+  static gsize type_id;
+  static const GEnumValue values[] = {
+    { LOCALD_OPERATION_PATH_NONE, "LOCALD_OPERATION_PATH_NONE", "none" },
+    { LOCALD_OPERATION_PATH_FAST, "LOCALD_OPERATION_PATH_FAST", "fast" },
+    { LOCALD_OPERATION_PATH_BROKER, "LOCALD_OPERATION_PATH_BROKER", "broker" },
+    { LOCALD_OPERATION_PATH_MIXED, "LOCALD_OPERATION_PATH_MIXED", "mixed" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type_id))
+    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("LocaldOperationPath"), values));
+  return (GType) type_id;
+}
 
 static GParamSpec *properties[N_PROPS];
 
@@ -61,6 +92,7 @@ locald_privileged_finalize (GObject *object)
   LocaldPrivileged *self = LOCALD_PRIVILEGED (object);
 
   g_clear_object (&self->connection);
+  g_clear_pointer (&self->fastpath, _locald_fastpath_free);
   g_clear_object (&self->report);
   g_free (self->broker_version);
   g_free (self->strategy);
@@ -78,6 +110,12 @@ locald_privileged_get_property (GObject *object, guint prop_id, GValue *value, G
     case PROP_ALLOW_INTERACTIVE_AUTHORIZATION:
       g_value_set_boolean (value, self->allow_interactive);
       break;
+    case PROP_FAST_PATH:
+      g_value_set_boolean (value, self->fast_path_enabled);
+      break;
+    case PROP_LAST_PATH:
+      g_value_set_enum (value, self->last_path);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -92,6 +130,9 @@ locald_privileged_set_property (GObject *object, guint prop_id, const GValue *va
     {
     case PROP_ALLOW_INTERACTIVE_AUTHORIZATION:
       locald_privileged_set_allow_interactive_authorization (self, g_value_get_boolean (value));
+      break;
+    case PROP_FAST_PATH:
+      locald_privileged_set_fast_path (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -116,6 +157,31 @@ locald_privileged_class_init (LocaldPrivilegedClass *klass)
   properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION] =
     g_param_spec_boolean ("allow-interactive-authorization", NULL, NULL, TRUE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * LocaldPrivileged:fast-path:
+   *
+   * Whether kill and cleanup first try to do the work in the calling
+   * process, without privilege, and ask the broker only for what the
+   * kernel does not let the caller do (the default). Off: every kill and
+   * cleanup is a broker call. The results, errors and counts are the same
+   * either way; see #LocaldPrivileged:last-path for which path ran.
+   */
+  properties[PROP_FAST_PATH] =
+    g_param_spec_boolean ("fast-path", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * LocaldPrivileged:last-path:
+   *
+   * Which path carried out the kill or cleanup that finished last on this
+   * capability (%LOCALD_OPERATION_PATH_NONE before the first). With several
+   * asynchronous calls in flight, ask each result instead:
+   * locald_privileged_get_operation_path().
+   */
+  properties[PROP_LAST_PATH] =
+    g_param_spec_enum ("last-path", NULL, NULL, LOCALD_TYPE_OPERATION_PATH, LOCALD_OPERATION_PATH_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -123,6 +189,8 @@ static void
 locald_privileged_init (LocaldPrivileged *self)
 {
   self->allow_interactive = TRUE;
+  self->fast_path_enabled = TRUE;
+  self->last_path = LOCALD_OPERATION_PATH_NONE;
 }
 
 /* ---- acquisition --------------------------------------------------------- */
@@ -484,6 +552,7 @@ locald_privileged_acquire_finish (GAsyncResult *result, LocaldReport **out_repor
   self->strategy = g_strdup (data->strategy);
   self->cgroup_root = g_strdup (data->cgroup_root);
   self->allow_interactive = acquire_allows_interaction (data);
+  self->fastpath = _locald_fastpath_new (data->strategy, data->cgroup_root);
   return self;
 }
 
@@ -670,6 +739,51 @@ locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self, g
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION]);
 }
 
+/**
+ * locald_privileged_get_fast_path:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: whether the fast path is on (#LocaldPrivileged:fast-path)
+ */
+gboolean
+locald_privileged_get_fast_path (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  return self->fast_path_enabled;
+}
+
+/**
+ * locald_privileged_set_fast_path:
+ * @self: a #LocaldPrivileged
+ * @enabled: %FALSE to send every kill and cleanup to the broker
+ *
+ * Turns the fast path on or off (#LocaldPrivileged:fast-path).
+ */
+void
+locald_privileged_set_fast_path (LocaldPrivileged *self, gboolean enabled)
+{
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  enabled = !!enabled;
+  if (self->fast_path_enabled == enabled)
+    return;
+  self->fast_path_enabled = enabled;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FAST_PATH]);
+}
+
+/**
+ * locald_privileged_get_last_path:
+ * @self: a #LocaldPrivileged
+ *
+ * Returns: the path of the kill or cleanup that finished last
+ *   (#LocaldPrivileged:last-path)
+ */
+LocaldOperationPath
+locald_privileged_get_last_path (LocaldPrivileged *self)
+{
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), LOCALD_OPERATION_PATH_NONE);
+  return self->last_path;
+}
+
 static GDBusCallFlags
 method_flags (LocaldPrivileged *self)
 {
@@ -700,41 +814,68 @@ method_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
 
+/* What every method checks before anything reaches either path: a UTF-8
+ * argument (INVALID_ARGS), a capability made by acquisition (NOT_READY),
+ * and one that may do more than set up (NOT_READY). */
+static gboolean
+method_precheck (LocaldPrivileged *self, const char *method, const char *arg_name, const char *arg, GError **error)
+{
+  if (arg != NULL && !g_utf8_validate (arg, -1, NULL))
+    {
+      g_set_error (error, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "The %s is not valid UTF-8", arg_name);
+      return FALSE;
+    }
+  if (self->connection == NULL)
+    {
+      g_set_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+                   "This LocaldPrivileged was not made by acquisition; use locald_privileged_acquire() to get one");
+      return FALSE;
+    }
+  if (self->setup_only && !g_str_equal (method, "SetupCgroupRoot"))
+    {
+      g_set_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+                   "The locald broker is not ready: this capability was acquired for setup only, and setup has "
+                   "not been done yet");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Fails @task at once, without a call, if @self was not made by
+ * acquisition or may only set up and @method is not SetupCgroupRoot
+ * (NOT_READY). Returns the connection to call on, or %NULL. */
+static GDBusConnection *
+method_call_check (LocaldPrivileged *self, GTask *task, const char *method)
+{
+  GError *error = NULL;
+
+  if (!method_precheck (self, method, NULL, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return NULL;
+    }
+  return self->connection;
+}
+
 /* Calls @method in a task tagged @source_tag, with no argument, or with the
  * one string @arg (named @arg_name in errors) if it is not %NULL. Fails at
- * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), if @self was not
- * made by acquisition (NOT_READY), or if @self may only set up and @method is
- * not SetupCgroupRoot (NOT_READY). */
+ * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), or as
+ * method_call_check() says. */
 static void
 method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method,
                    const char *arg_name, const char *arg,
                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  GDBusConnection *connection = self->connection;
+  GError *error = NULL;
 
   g_task_set_source_tag (task, source_tag);
-  if (arg != NULL && !g_utf8_validate (arg, -1, NULL))
+  if (!method_precheck (self, method, arg_name, arg, &error))
     {
-      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS,
-                               "The %s is not valid UTF-8", arg_name);
+      g_task_return_error (task, error);
       return;
     }
-  if (connection == NULL)
-    {
-      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
-                               "This LocaldPrivileged was not made by acquisition; "
-                               "use locald_privileged_acquire() to get one");
-      return;
-    }
-  if (self->setup_only && !g_str_equal (method, "SetupCgroupRoot"))
-    {
-      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
-                               "The locald broker is not ready: this capability was acquired for setup "
-                               "only, and setup has not been done yet");
-      return;
-    }
-  broker_call (connection, method, arg != NULL ? g_variant_new ("(s)", arg) : g_variant_new ("()"),
+  broker_call (self->connection, method, arg != NULL ? g_variant_new ("(s)", arg) : g_variant_new ("()"),
                method_flags (self), method_timeout (self), cancellable, method_call_cb, g_steal_pointer (&task));
 }
 
@@ -815,6 +956,249 @@ locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cance
   return locald_privileged_setup_cgroup_root_finish (self, sync_call_wait (&call), error);
 }
 
+/* ---- KillCgroup and CleanupPath: try, then delegate ------------------------
+ *
+ * Both run as one operation in two steps. First the fast path (unless it
+ * is off): the calling process does the work itself with the broker's own
+ * code (locald-fastpath.c), in a worker thread for the async calls and in
+ * the calling thread for the sync ones. What it cannot do goes to the
+ * broker as the same method call, and the broker's count is added to what
+ * the caller already did. Which of the two ran is recorded in the result
+ * (locald_privileged_get_operation_path()) and in #LocaldPrivileged:last-path. */
+
+typedef enum
+{
+  OP_KILL,
+  OP_CLEANUP,
+} OpKind;
+
+typedef struct
+{
+  OpKind kind;
+  char *arg;
+  Fastpath *fastpath;  /* borrowed from the capability, which the task holds */
+  guint64 fast_count;  /* what the fast path did before delegating */
+  guint64 total;
+  LocaldOperationPath path;
+} OpData;
+
+static void
+op_data_free (OpData *op)
+{
+  g_free (op->arg);
+  g_free (op);
+}
+
+static const char *
+op_method (const OpData *op)
+{
+  return op->kind == OP_KILL ? "KillCgroup" : "CleanupPath";
+}
+
+/* The fast step's outcome, handed from the worker thread to the task's
+ * context. */
+typedef struct
+{
+  FastpathOutcome outcome;
+  guint64 count;
+  GError *error;
+} FastResult;
+
+static void
+fast_result_free (FastResult *r)
+{
+  g_clear_error (&r->error);
+  g_free (r);
+}
+
+static FastResult *
+op_run_fast (const OpData *op)
+{
+  FastResult *r = g_new0 (FastResult, 1);
+
+  if (op->kind == OP_KILL)
+    {
+      guint killed = 0;
+      r->outcome = _locald_fastpath_kill (op->fastpath, op->arg, &killed, &r->error);
+      r->count = killed;
+    }
+  else
+    r->outcome = _locald_fastpath_cleanup (op->fastpath, op->arg, &r->count, &r->error);
+  return r;
+}
+
+static void
+op_broker_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  OpData *op = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  if (reply == NULL)
+    {
+      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+      return;
+    }
+  if (op->kind == OP_KILL)
+    {
+      guint32 killed = 0;
+      g_variant_get (reply, "(u)", &killed);
+      op->total = op->fast_count + killed;
+    }
+  else
+    {
+      guint64 removed = 0;
+      g_variant_get (reply, "(t)", &removed);
+      op->total = op->fast_count + removed;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Takes over @task: the broker does (the rest of) it. */
+static void
+op_delegate (GTask *task)
+{
+  LocaldPrivileged *self = g_task_get_source_object (task);
+  OpData *op = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  if (op->path != LOCALD_OPERATION_PATH_MIXED)
+    op->path = LOCALD_OPERATION_PATH_BROKER;
+  broker_call (self->connection, op_method (op), g_variant_new ("(s)", op->arg), method_flags (self),
+               method_timeout (self), cancellable, op_broker_cb, task);
+}
+
+/* Takes over @task and @r (the fast step's outcome). */
+static void
+op_after_fast (GTask *task, FastResult *r)
+{
+  OpData *op = g_task_get_task_data (task);
+
+  op->fast_count = r->count;
+  if (r->outcome == FASTPATH_DONE)
+    {
+      op->path = LOCALD_OPERATION_PATH_FAST;
+      op->total = r->count;
+      if (r->error != NULL)
+        g_task_return_error (task, g_steal_pointer (&r->error));
+      else
+        g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+  else
+    {
+      op->path = r->count > 0 ? LOCALD_OPERATION_PATH_MIXED : LOCALD_OPERATION_PATH_BROKER;
+      if (g_task_return_error_if_cancelled (task))
+        g_object_unref (task);
+      else
+        op_delegate (task);
+    }
+  fast_result_free (r);
+}
+
+static void
+op_fast_thread (GTask *inner, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  g_task_return_pointer (inner, op_run_fast (task_data), (GDestroyNotify) fast_result_free);
+}
+
+static void
+op_fast_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  op_after_fast (task, g_task_propagate_pointer (G_TASK (result), NULL));
+}
+
+/* Starts a kill or cleanup. @inline_fast: run the fast step right here
+ * (the sync calls, which wait anyway) instead of in a worker thread. */
+static void
+op_start (LocaldPrivileged *self, OpKind kind, gpointer source_tag, const char *arg_name, const char *arg,
+          gboolean inline_fast, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  OpData *op = g_new0 (OpData, 1);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, source_tag);
+  op->kind = kind;
+  op->arg = g_strdup (arg);
+  op->fastpath = self->fastpath;
+  op->path = LOCALD_OPERATION_PATH_NONE;
+  g_task_set_task_data (task, op, (GDestroyNotify) op_data_free);
+
+  if (!method_precheck (self, op_method (op), arg_name, arg, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  if (!self->fast_path_enabled || self->fastpath == NULL)
+    {
+      op_delegate (task);
+      return;
+    }
+  if (inline_fast)
+    {
+      op_after_fast (task, op_run_fast (op));
+      return;
+    }
+  {
+    g_autoptr(GTask) inner = g_task_new (NULL, NULL, op_fast_done_cb, task);
+
+    g_task_set_task_data (inner, op, NULL);
+    g_task_run_in_thread (inner, op_fast_thread);
+  }
+}
+
+/* Reads the outcome of an operation and records its path. */
+static gboolean
+op_finish (LocaldPrivileged *self, GAsyncResult *result, guint64 *out_count, GError **error)
+{
+  OpData *op = g_task_get_task_data (G_TASK (result));
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), error);
+
+  if (ok && out_count != NULL)
+    *out_count = op->total;
+  if (self->last_path != op->path)
+    {
+      self->last_path = op->path;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_PATH]);
+    }
+  return ok;
+}
+
+/**
+ * locald_privileged_get_operation_path:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult of a kill or cleanup on @self, finished or not
+ *   yet passed to its _finish function
+ *
+ * Which path carried out that operation: for callers with several
+ * asynchronous kills or cleanups in flight, where #LocaldPrivileged:last-path
+ * only tells about the one that finished last.
+ *
+ * Returns: the #LocaldOperationPath of @result
+ */
+LocaldOperationPath
+locald_privileged_get_operation_path (LocaldPrivileged *self, GAsyncResult *result)
+{
+  gpointer tag;
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), LOCALD_OPERATION_PATH_NONE);
+  g_return_val_if_fail (g_task_is_valid (result, self), LOCALD_OPERATION_PATH_NONE);
+  tag = g_task_get_source_tag (G_TASK (result));
+  g_return_val_if_fail (tag == locald_privileged_kill_cgroup_async || tag == locald_privileged_cleanup_path_async,
+                        LOCALD_OPERATION_PATH_NONE);
+  return ((OpData *) g_task_get_task_data (G_TASK (result)))->path;
+}
+
 /* ---- KillCgroup ---------------------------------------------------------- */
 
 /**
@@ -825,7 +1209,12 @@ locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cance
  * @callback: called when done
  * @user_data: data for @callback
  *
- * Kills every process in @cgroup and removes it.
+ * Kills every process in @cgroup and removes it. With the fast path on
+ * (#LocaldPrivileged:fast-path) the calling process does it itself where
+ * the kernel lets it (cgroup.kill and rmdir of a cgroup it created in its
+ * delegated subtree, which also kills root's processes there) and asks the
+ * broker only when it cannot: a kernel without cgroup.kill, a cgroup or
+ * directory it may not write, a subtree it does not see.
  */
 void
 locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
@@ -833,8 +1222,8 @@ locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup,
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (cgroup != NULL);
-  method_call_async (self, locald_privileged_kill_cgroup_async, "KillCgroup", "cgroup", cgroup,
-                     cancellable, callback, user_data);
+  op_start (self, OP_KILL, locald_privileged_kill_cgroup_async, "cgroup", cgroup, FALSE, cancellable, callback,
+            user_data);
 }
 
 /**
@@ -849,9 +1238,15 @@ locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup,
 gboolean
 locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_killed, GError **error)
 {
+  guint64 killed = 0;
+
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_kill_cgroup_async, FALSE);
-  return method_call_finish (result, error, "(u)", out_killed);
+  if (!op_finish (self, result, &killed, error))
+    return FALSE;
+  if (out_killed != NULL)
+    *out_killed = (guint) MIN (killed, G_MAXUINT);
+  return TRUE;
 }
 
 /**
@@ -861,6 +1256,9 @@ locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *resu
  * @out_killed: (out) (optional): number of processes signalled
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
+ *
+ * Synchronous locald_privileged_kill_cgroup_async(); the fast path runs in
+ * the calling thread.
  *
  * Returns: %TRUE on success
  */
@@ -873,7 +1271,8 @@ locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
   g_return_val_if_fail (cgroup != NULL, FALSE); /* the async call would never complete */
   sync_call_begin (&call);
-  locald_privileged_kill_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
+  op_start (self, OP_KILL, locald_privileged_kill_cgroup_async, "cgroup", cgroup, TRUE, cancellable,
+            store_result_cb, &call.result);
   return locald_privileged_kill_cgroup_finish (self, sync_call_wait (&call), out_killed, error);
 }
 
@@ -887,7 +1286,10 @@ locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint
  * @callback: called when done
  * @user_data: data for @callback
  *
- * Removes the tree at @path.
+ * Removes the tree at @path. With the fast path on
+ * (#LocaldPrivileged:fast-path) the calling process removes what it may
+ * itself, by the broker's rules and walk, and the broker removes only what
+ * is left (root-owned leftovers).
  */
 void
 locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, GCancellable *cancellable,
@@ -895,8 +1297,8 @@ locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, 
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (path != NULL);
-  method_call_async (self, locald_privileged_cleanup_path_async, "CleanupPath", "path", path,
-                     cancellable, callback, user_data);
+  op_start (self, OP_CLEANUP, locald_privileged_cleanup_path_async, "path", path, FALSE, cancellable, callback,
+            user_data);
 }
 
 /**
@@ -914,7 +1316,7 @@ locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *res
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_cleanup_path_async, FALSE);
-  return method_call_finish (result, error, "(t)", out_removed);
+  return op_finish (self, result, out_removed, error);
 }
 
 /**
@@ -924,6 +1326,9 @@ locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *res
  * @out_removed: (out) (optional): number of entries removed
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
+ *
+ * Synchronous locald_privileged_cleanup_path_async(); the fast path runs in
+ * the calling thread.
  *
  * Returns: %TRUE on success
  */
@@ -936,7 +1341,8 @@ locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint6
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE); /* the async call would never complete */
   sync_call_begin (&call);
-  locald_privileged_cleanup_path_async (self, path, cancellable, store_result_cb, &call.result);
+  op_start (self, OP_CLEANUP, locald_privileged_cleanup_path_async, "path", path, TRUE, cancellable,
+            store_result_cb, &call.result);
   return locald_privileged_cleanup_path_finish (self, sync_call_wait (&call), out_removed, error);
 }
 
@@ -1007,4 +1413,211 @@ locald_privileged_join_cgroup (LocaldPrivileged *self, const char *cgroup, GCanc
   sync_call_begin (&call);
   locald_privileged_join_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
   return locald_privileged_join_cgroup_finish (self, sync_call_wait (&call), error);
+}
+
+/* ---- BindPort ------------------------------------------------------------ */
+
+static void
+bind_port_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  gint32 index = -1;
+  int fd;
+  GSocket *socket;
+
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+      return;
+    }
+  g_variant_get (reply, "(h)", &index);
+  if (fds == NULL || index < 0 || index >= g_unix_fd_list_get_length (fds))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED,
+                               "The broker's BindPort reply carried no socket");
+      return;
+    }
+  fd = g_unix_fd_list_get (fds, index, &error); /* a close-on-exec copy */
+  if (fd < 0)
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED, "Cannot take the bound socket: %s",
+                               error->message);
+      return;
+    }
+  socket = g_socket_new_from_fd (fd, &error);
+  if (socket == NULL)
+    {
+      close (fd);
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED, "The broker returned no usable socket: %s",
+                               error->message);
+      return;
+    }
+  g_task_return_pointer (task, socket, g_object_unref);
+}
+
+/**
+ * locald_privileged_bind_port_async:
+ * @self: a #LocaldPrivileged
+ * @address: a numeric IPv4 or IPv6 address ("127.0.0.1", "::1", "0.0.0.0")
+ * @port: a port below the host's net.ipv4.ip_unprivileged_port_start
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Asks the broker for a TCP socket bound to @address:@port. Loopback
+ * addresses are allowed by default; any other address needs an
+ * administrator (polkit action dev.locald.broker.bind-port-public).
+ */
+void
+locald_privileged_bind_port_async (LocaldPrivileged *self, const char *address, guint16 port,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GVariantType) reply_type = NULL;
+  GDBusConnection *connection;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (address != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_bind_port_async);
+  if (!g_utf8_validate (address, -1, NULL))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "The address is not valid UTF-8");
+      return;
+    }
+  if ((connection = method_call_check (self, task, "BindPort")) == NULL)
+    return;
+  reply_type = reply_type_for ("BindPort");
+  g_dbus_connection_call_with_unix_fd_list (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE, "BindPort",
+                                            g_variant_new ("(sq)", address, port), reply_type, method_flags (self),
+                                            method_timeout (self), NULL, cancellable, bind_port_cb,
+                                            g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_bind_port_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the bound socket, not listening yet
+ *   (call g_socket_listen()), or %NULL with @error (e.g.
+ *   %LOCALD_ERROR_ADDRESS_IN_USE, %LOCALD_ERROR_INVALID_ARGS for a port that
+ *   needs no privilege)
+ */
+GSocket *
+locald_privileged_bind_port_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_bind_port_async, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * locald_privileged_bind_port:
+ * @self: a #LocaldPrivileged
+ * @address: a numeric IPv4 or IPv6 address
+ * @port: a privileged port
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Synchronous locald_privileged_bind_port_async().
+ *
+ * Returns: (transfer full) (nullable): the bound socket, not listening yet
+ */
+GSocket *
+locald_privileged_bind_port (LocaldPrivileged *self, const char *address, guint16 port, GCancellable *cancellable,
+                             GError **error)
+{
+  g_auto(SyncCall) call = { NULL, NULL };
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  g_return_val_if_fail (address != NULL, NULL); /* the async call would never complete */
+  sync_call_begin (&call);
+  locald_privileged_bind_port_async (self, address, port, cancellable, store_result_cb, &call.result);
+  return locald_privileged_bind_port_finish (self, sync_call_wait (&call), error);
+}
+
+/* ---- SyncHosts ----------------------------------------------------------- */
+
+/**
+ * locald_privileged_sync_hosts_async:
+ * @self: a #LocaldPrivileged
+ * @names: (array zero-terminated=1): host names ending in .localhost or .test
+ *   (or a suffix the broker's configuration allows); empty removes your block
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Makes your block of the hosts file point exactly @names at 127.0.0.1 and
+ * ::1.
+ */
+void
+locald_privileged_sync_hosts_async (LocaldPrivileged *self, const char *const *names, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GDBusConnection *connection;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (names != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_sync_hosts_async);
+  for (const char *const *n = names; *n != NULL; n++)
+    if (!g_utf8_validate (*n, -1, NULL))
+      {
+        g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "A host name is not valid UTF-8");
+        return;
+      }
+  if ((connection = method_call_check (self, task, "SyncHosts")) == NULL)
+    return;
+  broker_call (connection, "SyncHosts", g_variant_new ("(^as)", names), method_flags (self),
+               method_timeout (self), cancellable, method_call_cb, g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_sync_hosts_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @out_count: (out) (optional): names in your block now
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_sync_hosts_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_count,
+                                     GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_sync_hosts_async, FALSE);
+  return method_call_finish (result, error, "(u)", out_count);
+}
+
+/**
+ * locald_privileged_sync_hosts:
+ * @self: a #LocaldPrivileged
+ * @names: (array zero-terminated=1): host names; empty removes your block
+ * @out_count: (out) (optional): names in your block now
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_sync_hosts (LocaldPrivileged *self, const char *const *names, guint *out_count,
+                              GCancellable *cancellable, GError **error)
+{
+  g_auto(SyncCall) call = { NULL, NULL };
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_return_val_if_fail (names != NULL, FALSE); /* the async call would never complete */
+  sync_call_begin (&call);
+  locald_privileged_sync_hosts_async (self, names, cancellable, store_result_cb, &call.result);
+  return locald_privileged_sync_hosts_finish (self, sync_call_wait (&call), out_count, error);
 }

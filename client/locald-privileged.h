@@ -35,6 +35,31 @@ typedef enum
 } LocaldAcquireFlags;
 
 /**
+ * LocaldOperationPath:
+ * @LOCALD_OPERATION_PATH_NONE: no kill or cleanup has finished yet, or it
+ *   failed before either path ran (an argument that is not UTF-8, a
+ *   capability that may not do it)
+ * @LOCALD_OPERATION_PATH_FAST: the calling process did all of it itself,
+ *   without privilege (the fast path)
+ * @LOCALD_OPERATION_PATH_BROKER: the broker did all of it (the fast path was
+ *   off, or the kernel let the caller do none of it)
+ * @LOCALD_OPERATION_PATH_MIXED: the calling process did part of it and the
+ *   broker the rest (e.g. root-owned leftovers in a cleanup)
+ *
+ * Which path carried out a kill or cleanup; see #LocaldPrivileged:fast-path.
+ */
+typedef enum
+{
+  LOCALD_OPERATION_PATH_NONE,
+  LOCALD_OPERATION_PATH_FAST,
+  LOCALD_OPERATION_PATH_BROKER,
+  LOCALD_OPERATION_PATH_MIXED,
+} LocaldOperationPath;
+
+#define LOCALD_TYPE_OPERATION_PATH (locald_operation_path_get_type ())
+GType locald_operation_path_get_type (void);
+
+/**
  * LocaldPrivileged:
  *
  * The capability to use locald-brokerd. The only way to obtain one is
@@ -70,6 +95,13 @@ const char   *locald_privileged_get_cgroup_root (LocaldPrivileged *self);
 gboolean      locald_privileged_get_allow_interactive_authorization (LocaldPrivileged *self);
 void          locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self,
                                                                      gboolean          allow);
+
+gboolean      locald_privileged_get_fast_path (LocaldPrivileged *self);
+void          locald_privileged_set_fast_path (LocaldPrivileged *self,
+                                               gboolean          enabled);
+LocaldOperationPath locald_privileged_get_last_path (LocaldPrivileged *self);
+LocaldOperationPath locald_privileged_get_operation_path (LocaldPrivileged *self,
+                                                          GAsyncResult     *result);
 
 char    *locald_privileged_setup_cgroup_root        (LocaldPrivileged    *self,
                                                      GCancellable        *cancellable,
@@ -124,5 +156,35 @@ void     locald_privileged_join_cgroup_async  (LocaldPrivileged    *self,
 char    *locald_privileged_join_cgroup_finish (LocaldPrivileged    *self,
                                                GAsyncResult        *result,
                                                GError             **error);
+
+GSocket *locald_privileged_bind_port        (LocaldPrivileged    *self,
+                                            const char          *address,
+                                            guint16              port,
+                                            GCancellable        *cancellable,
+                                            GError             **error);
+void     locald_privileged_bind_port_async  (LocaldPrivileged    *self,
+                                            const char          *address,
+                                            guint16              port,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+GSocket *locald_privileged_bind_port_finish (LocaldPrivileged    *self,
+                                            GAsyncResult        *result,
+                                            GError             **error);
+
+gboolean locald_privileged_sync_hosts        (LocaldPrivileged    *self,
+                                              const char * const  *names,
+                                              guint               *out_count,
+                                              GCancellable        *cancellable,
+                                              GError             **error);
+void     locald_privileged_sync_hosts_async  (LocaldPrivileged    *self,
+                                              const char * const  *names,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+gboolean locald_privileged_sync_hosts_finish (LocaldPrivileged    *self,
+                                              GAsyncResult        *result,
+                                              guint               *out_count,
+                                              GError             **error);
 
 G_END_DECLS

@@ -115,7 +115,9 @@ def test_unacquired_not_ready():
     cap = LocaldBroker.Privileged()
     for call in (lambda: cap.kill_cgroup("svc/web", None),
                  lambda: cap.cleanup_path("/tmp/.locald/x", None),
-                 lambda: cap.setup_cgroup_root(None)):
+                 lambda: cap.setup_cgroup_root(None),
+                 lambda: cap.bind_port("127.0.0.1", 80, None),
+                 lambda: cap.sync_hosts(["web.localhost"], None)):
         try:
             call()
         except GLib.Error as e:
@@ -124,11 +126,47 @@ def test_unacquired_not_ready():
             raise AssertionError("a capability not made by acquisition made a call")
 
 
+def test_fast_path_api():
+    cap = LocaldBroker.Privileged()
+    assert cap.get_fast_path() is True and cap.props.fast_path is True
+    cap.set_fast_path(False)
+    assert cap.props.fast_path is False
+    cap.props.fast_path = True
+    assert cap.get_fast_path() is True
+    assert cap.get_last_path() == LocaldBroker.OperationPath.NONE
+    assert cap.props.last_path == LocaldBroker.OperationPath.NONE
+    # Refused before either path: the last path stays NONE, async included.
+    for call in (lambda: cap.kill_cgroup("svc", None), lambda: cap.cleanup_path("/x/.locald/y", None)):
+        try:
+            call()
+            raise AssertionError("a capability not made by acquisition ran an operation")
+        except GLib.Error as e:
+            assert e.matches(LocaldBroker.error_quark(), LocaldBroker.Error.NOT_READY), e
+        assert cap.get_last_path() == LocaldBroker.OperationPath.NONE
+    loop = GLib.MainLoop()
+    seen = {}
+
+    def done(source, result, _):
+        seen["path"] = cap.get_operation_path(result)
+        try:
+            cap.kill_cgroup_finish(result)
+        except GLib.Error as e:
+            seen["code"] = e.code
+        loop.quit()
+    cap.kill_cgroup_async("svc", None, done, None)
+    loop.run()
+    assert seen == {"path": LocaldBroker.OperationPath.NONE, "code": LocaldBroker.Error.NOT_READY}, seen
+    assert [v.value_nick for v in (LocaldBroker.OperationPath.NONE, LocaldBroker.OperationPath.FAST,
+                                   LocaldBroker.OperationPath.BROKER, LocaldBroker.OperationPath.MIXED)] \
+        == ["none", "fast", "broker", "mixed"]
+
+
 check("report built by hand consolidates its fixes", test_report_by_hand)
 check("acquire without a bus raises NOT_READY", test_acquire_not_ready)
 check("try_acquire without a bus returns the report", test_try_acquire_report)
 check("acquire_async without a bus finishes with NOT_READY", test_acquire_report)
 check("a capability not made by acquisition raises NOT_READY at once", test_unacquired_not_ready)
+check("fast-path and last-path properties, LocaldOperationPath through GI", test_fast_path_api)
 
 print("1..%d" % len(results))
 for i, (ok, name, err) in enumerate(results, 1):

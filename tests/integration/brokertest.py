@@ -97,6 +97,7 @@ class Reply:
         self.value = d.get("value")
         self.error = d.get("error")
         self.message = d.get("message")
+        self.fds = d.get("fds", [])  # ids of descriptors the worker kept (op call_fds)
 
     def __repr__(self):
         if self.ok:

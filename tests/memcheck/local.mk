@@ -25,7 +25,8 @@ if ENABLE_SANITIZERS
 # Not installed: a test copy of the daemon, every source instrumented
 # (the operations library included, rather than linking libbroker-ops).
 check_PROGRAMS += tests/memcheck/asan/locald-brokerd
-tests_memcheck_asan_locald_brokerd_SOURCES = $(broker_locald_brokerd_SOURCES) $(broker_libbroker_ops_la_SOURCES)
+tests_memcheck_asan_locald_brokerd_SOURCES = $(broker_locald_brokerd_SOURCES) $(broker_libbroker_ops_la_SOURCES) \
+	$(broker_libbroker_core_la_SOURCES)
 tests_memcheck_asan_locald_brokerd_CFLAGS = $(broker_locald_brokerd_CFLAGS) $(SANITIZER_CFLAGS)
 tests_memcheck_asan_locald_brokerd_LDFLAGS = $(SANITIZER_CFLAGS)
 tests_memcheck_asan_locald_brokerd_LDADD = $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
@@ -37,8 +38,12 @@ endif
 # cannot work, so the two suites that join run in the ASan run only.
 memcheck_suites = $(integration_tests) $(integration_ops_tests) $(integration_security_tests) $(integration_proof_tests)
 memcheck_valgrind_skip = tests/integration/test_join.py tests/integration/test_locald_flow.py
-memcheck_asan_tests = $(memcheck_suites:.py=.asan)
-memcheck_valgrind_tests = $(patsubst %.py,%.vg,$(filter-out $(memcheck_valgrind_skip),$(memcheck_suites)))
+# The runs live in directories of their own: a log is named after the test
+# without its extension, so tests/integration/test_x.asan would share
+# test_x.log with the plain run of test_x.py (and make would pick either).
+memcheck_asan_tests = $(patsubst tests/integration/%.py,tests/memcheck/asan-runs/%.asan,$(memcheck_suites))
+memcheck_valgrind_tests = $(patsubst tests/integration/%.py,tests/memcheck/valgrind-runs/%.vg,\
+	$(filter-out $(memcheck_valgrind_skip),$(memcheck_suites)))
 
 # A run's "test" is a symlink to the suite file (python finds brokertest.py
 # next to the file the link points to); the extension picks the run.
@@ -53,7 +58,7 @@ VG_LOG_COMPILER = env $(memcheck_env) LOCALD_BROKER_MEMCHECK=valgrind \
 	LOCALD_BROKER_MEMCHECK_BINARY='$(abs_top_builddir)/broker/locald-brokerd' $(PYTHON3)
 
 $(memcheck_asan_tests) $(memcheck_valgrind_tests):
-	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ && ln -s '$(abs_top_srcdir)/$(basename $@).py' $@
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ && ln -s '$(abs_top_srcdir)/tests/integration/$(notdir $(basename $@)).py' $@
 CLEANFILES += $(memcheck_asan_tests) $(memcheck_valgrind_tests)
 
 check-asan: $(check_PROGRAMS) $(memcheck_asan_tests)

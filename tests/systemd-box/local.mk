@@ -15,6 +15,7 @@ systemd_box_tests = \
 	tests/systemd-box/test_systemd_box.py \
 	tests/systemd-box/test_uninstall.py \
 	tests/systemd-box/test_flow.py \
+	tests/systemd-box/test_net_hosts.py \
 	tests/systemd-box/test_unit_methods.py
 
 dist_check_SCRIPTS += \

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "memory.h"
+
+#include <malloc.h>
+
+/* Long enough that a burst of calls is one burst, short against the idle
+ * timeout after which the daemon exits anyway. */
+#define RELEASE_DELAY_MS 1000
+
+static guint release_source;
+
+void
+broker_memory_init (void)
+{
+  (void) mallopt (M_ARENA_MAX, 1);
+}
+
+static gboolean
+on_release (gpointer user_data)
+{
+  release_source = 0;
+  /* GTask's worker threads wait a while for more work before they end;
+   * idle, they are only stacks. */
+  g_thread_pool_stop_unused_threads ();
+  (void) malloc_trim (0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+broker_memory_release_later (void)
+{
+  g_clear_handle_id (&release_source, g_source_remove);
+  release_source = g_timeout_add (RELEASE_DELAY_MS, on_release, NULL);
+}
