@@ -242,17 +242,29 @@ class BusFuzz(unittest.TestCase):
                      r.get("slowest")))
         sys.stdout.flush()
 
-        self.assertGreaterEqual(sent, CALLS * 0.99)
-        self.assertEqual(bt.broker_pid(), pid, "the broker was restarted or lost its name")
-        self.assertTrue(bt.pid_alive(pid), "the broker died")
-        anomalies = [dict(a, user=r["user"], seed=r["seed"]) for r in results + warm for a in r["anomalies"]]
-        self.assertEqual(total(results + warm, "anomaly_count"), 0,
-                         "anomalies (first ones):\n" + "\n".join(json.dumps(a) for a in anomalies[:25]))
-        self.assertEqual(total(results, "missing"), 0)
-        self.assertEqual(total(results, "replies"), total(results, "expect_reply"))
-        self.assertEqual(canaries.damage(), [], "another user's files or processes were touched")
-        self.assertLessEqual(after["fds"], before["fds"] + FD_TOLERANCE, (before, after))
-        self.assertLessEqual(after["rss_kb"], before["rss_kb"] + RSS_TOLERANCE_KB, (before, after))
+        # Every check at once, so one run tells all that is wrong.
+        problems = []
+        if sent < CALLS * 0.99:
+            problems.append("only %d messages sent" % sent)
+        if bt.broker_pid() != pid or not bt.pid_alive(pid):
+            problems.append("the broker died, was restarted or lost its name")
+        kinds = {}
+        for r in results + warm:
+            for a in r["anomalies"]:
+                kind = a["what"].split(":")[0].split(" (")[0]
+                kinds.setdefault(kind, [0, dict(a, user=r["user"], seed=r["seed"])])[0] += 1
+        if total(results + warm, "anomaly_count"):
+            problems.append("%d anomalies; by kind (count, first case):" % total(results + warm, "anomaly_count"))
+            problems += ["  %d x %s: %s" % (n, k, json.dumps(first)) for k, (n, first) in sorted(kinds.items())]
+        if total(results, "missing") or total(results, "replies") != total(results, "expect_reply"):
+            problems.append("%d of %d calls got no reply" % (total(results, "expect_reply") - total(results, "replies"),
+                                                             total(results, "expect_reply")))
+        problems += ["touched: %s" % d for d in canaries.damage()]
+        if after["fds"] > before["fds"] + FD_TOLERANCE:
+            problems.append("descriptors grew: %r -> %r" % (before, after))
+        if after["rss_kb"] > before["rss_kb"] + RSS_TOLERANCE_KB:
+            problems.append("RSS grew: %r -> %r" % (before, after))
+        self.assertEqual(problems, [], "\n".join(problems))
 
     def assert_alive(self, pid, results):
         if bt.pid_alive(pid) and bt.broker_pid() == pid:
