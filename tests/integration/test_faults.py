@@ -233,7 +233,13 @@ class PolkitFaults(unittest.TestCase):
             if i % 3 == 0:
                 time.sleep(0.002)
             c.close()
-        r = bt.call(bt.ALICE, "SelfCheck")
+        # The abandoned calls may still fill the broker's limits for a
+        # moment (longer under valgrind): Busy then, never a crash.
+        t0 = time.monotonic()
+        r = bt.wait_until(lambda: (lambda r: r if r.error != E_BUSY else None)(bt.call(bt.ALICE, "SelfCheck")),
+                          what="the broker to take calls again")
+        print("# 800 calls on 100 connections that hung up; the next call succeeded after %.2f s"
+              % (time.monotonic() - t0))
         self.assertTrue(r.ok, r)
         self.assertEqual(bt.broker_pid(), broker, "the broker died or restarted")
         self.assertTrue(bt.pid_alive(broker))
