@@ -32,14 +32,16 @@ import time
 import unittest
 
 import brokertest as bt
+import memcheck
 
 FUZZER = os.path.join(bt.HERE, "busfuzz.py")
 SEED = int(os.environ.get("LOCALD_FUZZ_SEED") or int.from_bytes(os.urandom(4), "little"))
 CALLS = int(os.environ.get("LOCALD_FUZZ_CALLS") or 20000)
-WARMUP_CALLS = 300
+WARMUP_CALLS = 2000
 # (user, kind, share of the calls)
 CLIENTS = [("root", "root", 1), (bt.ALICE, "granted", 2), (bt.CAROL, "default", 1), (bt.MALLORY, "denied", 2)]
-# After the warm-up every code path has run once; what stays allocated
+# After the warm-up every code path has run (the huge arguments too, which
+# move glibc's mmap threshold and so the heap's size): what stays allocated
 # after 20,000 more calls beyond this is a leak.
 FD_TOLERANCE = 2
 RSS_TOLERANCE_KB = 4096
@@ -107,7 +109,8 @@ class Canaries:
             for t in (1, 3, 5):
                 f = os.path.join(proj, ".locald", "t%d" % t, "bobfile")
                 write(f)
-                chown_tree(f, bt.BOB)
+                pw = pwd.getpwnam(bt.BOB)
+                os.chown(f, pw.pw_uid, pw.pw_gid)
                 self.files.append(f)
             self.own[user] = proj
         self.own["root"] = tempfile.mkdtemp(prefix="fuzz-root-", dir=bt.env("LOCALD_SANDBOX_DIR"))
@@ -235,21 +238,37 @@ class BusFuzz(unittest.TestCase):
         print("# answers: %d ok, errors %s" % (total(results, "ok"), json.dumps(errors, sort_keys=True)))
         print("# broker after the run: %r (pid %d throughout: %s)" % (after, pid, bt.broker_pid() == pid))
         for r in results:
-            print("# client %s (%s) seed %d: %d sent, %d anomalies" % (r["user"], r["kind"], r["seed"],
-                                                                       r["sent"], r["anomaly_count"]))
+            print("# client %s (%s) seed %d: %d sent, %d anomalies; slowest answer %.2f s: %s"
+                  % (r["user"], r["kind"], r["seed"], r["sent"], r["anomaly_count"], r["max_latency"],
+                     r.get("slowest")))
         sys.stdout.flush()
 
-        self.assertGreaterEqual(sent, CALLS * 0.99)
-        self.assertEqual(bt.broker_pid(), pid, "the broker was restarted or lost its name")
-        self.assertTrue(bt.pid_alive(pid), "the broker died")
-        anomalies = [dict(a, user=r["user"], seed=r["seed"]) for r in results + warm for a in r["anomalies"]]
-        self.assertEqual(total(results + warm, "anomaly_count"), 0,
-                         "anomalies (first ones):\n" + "\n".join(json.dumps(a) for a in anomalies[:25]))
-        self.assertEqual(total(results, "missing"), 0)
-        self.assertEqual(total(results, "replies"), total(results, "expect_reply"))
-        self.assertEqual(canaries.damage(), [], "another user's files or processes were touched")
-        self.assertLessEqual(after["fds"], before["fds"] + FD_TOLERANCE, (before, after))
-        self.assertLessEqual(after["rss_kb"], before["rss_kb"] + RSS_TOLERANCE_KB, (before, after))
+        # Every check at once, so one run tells all that is wrong.
+        problems = []
+        if sent < CALLS * 0.99:
+            problems.append("only %d messages sent" % sent)
+        if bt.broker_pid() != pid or not bt.pid_alive(pid):
+            problems.append("the broker died, was restarted or lost its name")
+        kinds = {}
+        for r in results + warm:
+            for a in r["anomalies"]:
+                kind = a["what"].split(":")[0].split(" (")[0]
+                kinds.setdefault(kind, [0, dict(a, user=r["user"], seed=r["seed"])])[0] += 1
+        if total(results + warm, "anomaly_count"):
+            problems.append("%d anomalies; by kind (count, first case):" % total(results + warm, "anomaly_count"))
+            problems += ["  %d x %s: %s" % (n, k, json.dumps(first)) for k, (n, first) in sorted(kinds.items())]
+        if total(results, "missing") or total(results, "replies") != total(results, "expect_reply"):
+            problems.append("%d of %d calls got no reply" % (total(results, "expect_reply") - total(results, "replies"),
+                                                             total(results, "expect_reply")))
+        problems += ["touched: %s" % d for d in canaries.damage()]
+        if after["fds"] > before["fds"] + FD_TOLERANCE:
+            problems.append("descriptors grew: %r -> %r" % (before, after))
+        # A memory checker keeps freed blocks aside on purpose (ASan's
+        # quarantine, valgrind's free list): there RSS says nothing, and the
+        # checker's own leak report is the test.
+        if memcheck.mode() is None and after["rss_kb"] > before["rss_kb"] + RSS_TOLERANCE_KB:
+            problems.append("RSS grew: %r -> %r" % (before, after))
+        self.assertEqual(problems, [], "\n".join(problems))
 
     def assert_alive(self, pid, results):
         if bt.pid_alive(pid) and bt.broker_pid() == pid:

@@ -16,6 +16,7 @@ boundary with single calls and fresh connections.)"""
 import os
 import random
 import sys
+import threading
 import time
 import unittest
 
@@ -43,27 +44,40 @@ def glib_seconds_timer(armed, interval, phase):
     return x - rem + phase
 
 
-class Watcher:
-    """NameOwnerChanged of dev.locald.Broker1: (time, old owner, new owner)."""
+class Watcher(threading.Thread):
+    """NameOwnerChanged of dev.locald.Broker1, read as they come (a thread
+    of its own, so each is stamped when the bus sent it, not when the test
+    got round to it): (time, old owner, new owner)."""
 
     def __init__(self):
+        super().__init__(daemon=True)
         self.conn = rd.Connection()
         self.conn.add_match("type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
                             "arg0='%s'" % bt.BUS_NAME)
         self.events = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.start()
 
-    def poll(self, timeout=0.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.conn.receive(max(0.0, deadline - time.monotonic()))
-            if msg is None:
+    def run(self):
+        while not self.stopping:
+            try:
+                msg = self.conn.receive(0.1)
+            except rd.Disconnected:
                 return
-            if msg.type == rd.SIGNAL and msg.member == "NameOwnerChanged":
+            if msg is not None and msg.type == rd.SIGNAL and msg.member == "NameOwnerChanged":
                 _, old, new = msg.body
-                self.events.append((time.monotonic(), old, new))
+                with self.lock:
+                    self.events.append((time.monotonic(), old, new))
 
     def releases(self):
-        return [t for t, old, new in self.events if old and not new]
+        with self.lock:
+            return [t for t, old, new in self.events if old and not new]
+
+    def stop(self):
+        self.stopping = True
+        self.join()
+        self.conn.close()
 
 
 class IdleRace(unittest.TestCase):
@@ -96,8 +110,7 @@ class IdleRace(unittest.TestCase):
                 armed = time.monotonic()
                 if phase is None:
                     # Learn the timer's phase from the first exit.
-                    bt.wait_until(lambda: watcher.poll(0.05) or watcher.releases(), timeout=10,
-                                  what="the first idle exit")
+                    bt.wait_until(watcher.releases, timeout=10, what="the first idle exit")
                     phase = watcher.releases()[-1] % 1.0
                     continue
                 fire = glib_seconds_timer(armed, 1, phase)
@@ -107,13 +120,13 @@ class IdleRace(unittest.TestCase):
                     c.start({"op": "fire", "at": at[k::len(clients)], "timeout": 60})
                 for c in clients:
                     results += c.finish()["results"]
-                watcher.poll(0.3)
+                time.sleep(0.3)
                 rel = [t for t in watcher.releases() if start - 1 < t < at[-1] + 1]
                 near += sum(1 for a in at if any(NEAR[0] <= a - t <= NEAR[1] for t in rel))
         finally:
             for c in clients:
                 c.close()
-        watcher.poll(0.1)
+            watcher.stop()
         answers = {}
         for _, a, _ in results:
             answers[str(a)] = answers.get(str(a), 0) + 1

@@ -26,6 +26,7 @@ import time
 import unittest
 
 import brokertest as bt
+import memcheck
 from rawclient import Client
 from test_cgroup_ops import procs_of, setup_as
 
@@ -72,6 +73,14 @@ class Load(unittest.TestCase):
         bt.broker_args("--idle-timeout=0", "--kill-timeout=%d" % KILL_TIMEOUT_MS)
         bt.broker_stop()
         bt.remove_cgroup_root()
+        # carol (policy defaults) may set up here without a prompt, so all
+        # four users can kill in their own subtrees.
+        bt.add_rule("60-load-carol", """
+polkit.addRule(function(action, subject) {
+    if (action.id == "dev.locald.broker.setup-cgroup" && subject.user == "ldt-carol")
+        return polkit.Result.YES;
+});
+""")
         for user in USERS:
             setup_as(user)
             home = "/root" if user == "root" else bt.home_of(user)
@@ -85,6 +94,7 @@ class Load(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        bt.remove_rule("60-load-carol")
         bt.broker_args()
         bt.broker_stop()
         bt.remove_cgroup_root()
@@ -128,7 +138,8 @@ class Load(unittest.TestCase):
                          [r["unexpected"] for r in results])
         self.assertEqual(bt.broker_pid(), pid)
         self.assertLessEqual(after["fds"], before["fds"] + FD_TOLERANCE, (before, after))
-        self.assertLessEqual(after["rss_kb"], before["rss_kb"] + RSS_TOLERANCE_KB, (before, after))
+        if memcheck.mode() is None:  # ASan's quarantine and valgrind's free list hold freed memory
+            self.assertLessEqual(after["rss_kb"], before["rss_kb"] + RSS_TOLERANCE_KB, (before, after))
 
     def probe(self, n=200):
         """N SelfChecks of alice, one after the other: latencies, answers."""
@@ -138,6 +149,7 @@ class Load(unittest.TestCase):
                              "timeout": 60})
         finally:
             c.close()
+        self.refusals = res["unexpected"]
         return res["latencies"], res["answers"], res["missing"]
 
     def test_2_flood_from_another_user(self):
@@ -162,7 +174,8 @@ class Load(unittest.TestCase):
               % (b50 * 1000, b99 * 1000, fl["sent"], fl["answers"], fl["missing"], f50 * 1000, f99 * 1000,
                  flood_answers))
         self.assertEqual(base_answers, {"ok": len(base)})
-        self.assertEqual(flood_answers, {"ok": len(flood)}, "alice was refused during mallory's flood")
+        self.assertEqual(flood_answers, {"ok": len(flood)},
+                         "alice was refused during mallory's flood: %r" % (self.refusals,))
         self.assertEqual(missing, 0)
         self.assertEqual(fl["missing"], 0, "the flood's own calls were not all answered")
         self.assertNotIn("ok", fl["answers"], "a denied user's call succeeded")
