@@ -472,7 +472,9 @@ worker_main (gpointer data, gpointer user_data)
   BrokerRequest *req = data;
 
   req->work_ok = req->method->work (req, &req->work_error);
-  g_assert (req->work_ok || req->work_error != NULL);
+  if (!req->work_ok && req->work_error == NULL)
+    req->work_error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED, "%s failed without saying why",
+                                   req->method->name);
   /* The priority of the bus source: a flood of calls must not starve the
    * answers. */
   g_idle_add_full (G_PRIORITY_DEFAULT, on_work_finished, req, NULL);
