@@ -6,10 +6,12 @@
  * dbus/dev.locald.Broker1.xml), argument decoding, the fixed order every call
  * goes through, and the mapping of GErrors to D-Bus errors.
  *
- * Order for every method: caller credentials from the bus driver ->
- * syntactic validation -> polkit (async) -> caller credentials again (the
- * caller must still be there, with the same uid) -> the operation in a worker
- * thread -> reply and audit from the main thread.
+ * Order for every method: caller credentials from the bus driver (asked
+ * once per connection, on its first call) -> call limits -> syntactic
+ * validation -> polkit (async) -> caller credentials again (the caller must
+ * still be there, with the same uid) -> the operation in a worker thread
+ * (at most BROKER_WORKERS_PER_UID per uid) -> reply and audit from the main
+ * thread.
  */
 
 #include "broker-context.h"
