@@ -96,3 +96,82 @@ broker_audit (const char *method,
            uid_text, sender ? sender : "?", arg_escaped, result_text, detail_escaped);
   fflush (stderr);
 }
+
+/* ---- per-uid limit on entries for calls that did no work ---- */
+
+typedef struct {
+  uid_t uid;
+  guint written;
+  guint suppressed[BROKER_AUDIT_ERROR + 1];
+  guint source; /* ends the window */
+} AuditWindow;
+
+static GHashTable *audit_windows; /* GUINT_TO_POINTER (uid) -> AuditWindow */
+
+static gboolean
+on_audit_window_end (gpointer user_data)
+{
+  AuditWindow *w = user_data;
+
+  for (int result = 0; result <= BROKER_AUDIT_ERROR; result++)
+    if (w->suppressed[result] > 0)
+      {
+        g_autofree char *detail
+            = g_strdup_printf ("%u more call(s) of this uid with this result in the last %d s were not "
+                               "logged one by one (at most %d entries per uid per %d s)",
+                               w->suppressed[result], BROKER_AUDIT_WINDOW_S, BROKER_AUDIT_PER_WINDOW,
+                               BROKER_AUDIT_WINDOW_S);
+        broker_audit ("*", w->uid, NULL, NULL, (BrokerAuditResult) result, detail);
+      }
+  w->source = 0;
+  g_hash_table_remove (audit_windows, GUINT_TO_POINTER ((guint) w->uid));
+  return G_SOURCE_REMOVE;
+}
+
+void
+broker_audit_refusal (const char *method,
+                      uid_t uid,
+                      const char *sender,
+                      const char *argument,
+                      BrokerAuditResult result,
+                      const char *detail)
+{
+  AuditWindow *w;
+
+  g_return_if_fail (method != NULL);
+  g_return_if_fail (result != BROKER_AUDIT_OK && result <= BROKER_AUDIT_ERROR);
+
+  if (audit_windows == NULL)
+    audit_windows = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  w = g_hash_table_lookup (audit_windows, GUINT_TO_POINTER ((guint) uid));
+  if (w == NULL)
+    {
+      w = g_new0 (AuditWindow, 1);
+      w->uid = uid;
+      w->source = g_timeout_add_seconds (BROKER_AUDIT_WINDOW_S, on_audit_window_end, w);
+      g_hash_table_insert (audit_windows, GUINT_TO_POINTER ((guint) uid), w);
+    }
+  if (w->written < BROKER_AUDIT_PER_WINDOW)
+    {
+      w->written++;
+      broker_audit (method, uid, sender, argument, result, detail);
+    }
+  else
+    w->suppressed[result]++;
+}
+
+void
+broker_audit_flush (void)
+{
+  g_autoptr (GList) windows = NULL;
+
+  if (audit_windows == NULL)
+    return;
+  windows = g_hash_table_get_values (audit_windows);
+  for (GList *l = windows; l != NULL; l = l->next)
+    {
+      AuditWindow *w = l->data;
+      g_source_remove (w->source);
+      on_audit_window_end (w);
+    }
+}

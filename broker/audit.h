@@ -28,6 +28,26 @@ void broker_audit (const char *method,
                    BrokerAuditResult result,
                    const char *detail);
 
+/* The same for a call that did no work (denied, refused, failed), limited
+ * per uid so one user's flood cannot bury the journal: in each window of
+ * BROKER_AUDIT_WINDOW_S seconds the first BROKER_AUDIT_PER_WINDOW such
+ * entries of a uid are written one by one; the rest are counted, and when the
+ * window ends one entry per result (method "*", no sender) says how many of
+ * that uid's calls were not logged one by one. Calls of an unknown uid share
+ * one count. Main thread only (the window ends on a main-loop timeout). Work
+ * done always goes through broker_audit(). */
+#define BROKER_AUDIT_WINDOW_S 10
+#define BROKER_AUDIT_PER_WINDOW 20
+void broker_audit_refusal (const char *method,
+                           uid_t uid,
+                           const char *sender,
+                           const char *argument,
+                           BrokerAuditResult result,
+                           const char *detail);
+
+/* Writes the counts of windows that have not ended yet (before exiting). */
+void broker_audit_flush (void);
+
 const char *broker_audit_result_to_string (BrokerAuditResult result);
 
 G_END_DECLS

@@ -12,6 +12,16 @@
 #define AUTHZ_TIMEOUT_NONINTERACTIVE_S 25
 #define AUTHZ_TIMEOUT_INTERACTIVE_S 300
 
+/* The check of a caller who left is cancelled only once it has been pending
+ * this long. Cancelling is for a check waiting at a password prompt (which
+ * should close); any other check is answered in milliseconds, and cancelling
+ * it costs polkitd a second message. Cancelling every check at once let a
+ * storm of departing callers pile up cancellations faster than polkitd
+ * answered them, up to the bus's limit of 128 pending calls on the daemon's
+ * polkit connection, after which every caller's checks failed. Nothing is
+ * done for a caller who left either way (see bus.c). */
+#define AUTHZ_CANCEL_GRACE_MS 2000
+
 typedef struct {
   char *sender;
   char *action_id;
@@ -21,6 +31,8 @@ typedef struct {
   gulong cancelled_handler;
   GCancellable *outer_cancellable;
   guint timeout_source;
+  guint cancel_source; /* the grace before cancelling for a caller who left */
+  gint64 started_us;
   gboolean timed_out;
 } AuthzCheck;
 
@@ -29,6 +41,8 @@ authz_check_free (AuthzCheck *check)
 {
   if (check->timeout_source)
     g_source_remove (check->timeout_source);
+  if (check->cancel_source)
+    g_source_remove (check->cancel_source);
   if (check->outer_cancellable && check->cancelled_handler)
     g_cancellable_disconnect (check->outer_cancellable, check->cancelled_handler);
   g_clear_object (&check->outer_cancellable);
@@ -49,11 +63,27 @@ on_check_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_cancel_grace_over (gpointer user_data)
+{
+  AuthzCheck *check = user_data;
+  check->cancel_source = 0;
+  g_cancellable_cancel (check->check_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* The caller left (main thread). */
 static void
 on_outer_cancelled (GCancellable *cancellable, gpointer user_data)
 {
-  GCancellable *check_cancellable = user_data;
-  g_cancellable_cancel (check_cancellable);
+  AuthzCheck *check = user_data;
+  gint64 pending_ms = (g_get_monotonic_time () - check->started_us) / 1000;
+
+  if (pending_ms >= AUTHZ_CANCEL_GRACE_MS)
+    g_cancellable_cancel (check->check_cancellable);
+  else if (check->cancel_source == 0)
+    check->cancel_source
+        = g_timeout_add ((guint) (AUTHZ_CANCEL_GRACE_MS - pending_ms), on_cancel_grace_over, check);
 }
 
 static void
@@ -184,11 +214,12 @@ broker_authz_check_details_async (const char *sender,
   check->details = g_strdupv ((char **) details);
   check->allow_interaction = allow_interaction;
   check->check_cancellable = g_cancellable_new ();
+  check->started_us = g_get_monotonic_time ();
   if (cancellable != NULL)
     {
       check->outer_cancellable = g_object_ref (cancellable);
-      check->cancelled_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_outer_cancelled),
-                                                        check->check_cancellable, NULL);
+      check->cancelled_handler
+          = g_cancellable_connect (cancellable, G_CALLBACK (on_outer_cancelled), check, NULL);
     }
   g_task_set_task_data (task, check, (GDestroyNotify) authz_check_free);
 

@@ -36,8 +36,16 @@ typedef struct {
   GMainLoop *loop;
 
   /* calls in progress, for disconnect notices and per-caller limits (main thread) */
-  GHashTable *calls_by_sender; /* unique name -> GPtrArray of requests (not owned) */
-  GHashTable *calls_by_uid;    /* GUINT_TO_POINTER (uid) -> GUINT_TO_POINTER (count) */
+  GHashTable *senders;      /* unique name -> BrokerSender (bus.c): its calls, its credentials */
+  GHashTable *calls_by_uid; /* GUINT_TO_POINTER (uid) -> GUINT_TO_POINTER (count) */
+  guint calls_identified;   /* calls counted in calls_by_uid */
+  guint calls_unidentified; /* calls waiting for their connection's credentials */
+
+  /* the operations (bus.c): workers, and what waits for one (main thread) */
+  GThreadPool *workers;
+  GHashTable *running_by_uid; /* GUINT_TO_POINTER (uid) -> GUINT_TO_POINTER (running) */
+  guint running;
+  GQueue work_waiting; /* requests authorized and waiting for a worker */
 
   /* lifecycle (main thread only) */
   guint in_flight;         /* calls accepted and not yet answered */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 typedef struct BrokerRequest BrokerRequest;
+typedef struct BrokerSender BrokerSender;
 
 /* One row per D-Bus method: its polkit action, how its argument is checked,
  * the work (run in a worker thread) and how the result is sent back.
@@ -53,6 +54,7 @@ struct BrokerRequest {
   const BrokerMethod *method;
   sd_bus_message *message;
   char *sender;
+  BrokerSender *who; /* the sender's entry in ctx->senders, valid while the request exists */
   char *argument;
   int argument_error; /* < 0: the argument could not be read (it is NULL) */
   gboolean interactive;
@@ -60,6 +62,8 @@ struct BrokerRequest {
   pid_t pid;
   gboolean have_creds;
   gboolean counted_for_uid;
+  gboolean waiting_for_creds; /* counted in ctx->calls_unidentified */
+  gboolean running;           /* counted in ctx->running and running_by_uid */
   GArray *gids; /* the caller's groups from the bus (gid_t), or NULL when it did not say */
   GCancellable *cancellable; /* cancelled when the caller leaves the bus */
   uint64_t probe_cookie;     /* fdprobe_send(), 0 when none */
@@ -71,6 +75,8 @@ struct BrokerRequest {
   char **names;
 
   /* results, written by the worker, read by the reply */
+  gboolean work_ok;
+  GError *work_error;
   char *out_path;
   guint32 out_killed;
   guint64 out_removed;
@@ -80,48 +86,102 @@ struct BrokerRequest {
   gboolean out_in_place;
 };
 
-static guint
-calls_of_uid (BrokerContext *ctx, uid_t uid)
+/* What the daemon knows about one caller connection. The bus recorded its
+ * credentials when it connected and a unique name is never reused, so they
+ * are asked for once, on its first call, and kept until the bus driver says
+ * the connection left. So a known caller's calls count against its uid from
+ * the moment they arrive, with no round trip first. */
+struct BrokerSender {
+  BrokerContext *ctx;
+  char *name;
+  GPtrArray *calls;   /* its requests in progress (not owned) */
+  GPtrArray *waiting; /* those waiting for its credentials (not owned) */
+  gboolean identified;
+  gboolean lookup_running;
+  gboolean gone; /* the bus driver said it left */
+  uid_t uid;
+  pid_t pid;
+  GArray *gids; /* gid_t, or NULL when the bus did not say */
+};
+
+static void
+sender_free (BrokerSender *s)
 {
-  return GPOINTER_TO_UINT (g_hash_table_lookup (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) uid)));
+  g_ptr_array_unref (s->calls);
+  g_ptr_array_unref (s->waiting);
+  g_clear_pointer (&s->gids, g_array_unref);
+  g_free (s->name);
+  g_free (s);
+}
+
+static BrokerSender *
+sender_get (BrokerContext *ctx, const char *name)
+{
+  BrokerSender *s = g_hash_table_lookup (ctx->senders, name);
+  if (s == NULL)
+    {
+      s = g_new0 (BrokerSender, 1);
+      s->ctx = ctx;
+      s->name = g_strdup (name);
+      s->calls = g_ptr_array_new ();
+      s->waiting = g_ptr_array_new ();
+      s->uid = (uid_t) -1;
+      g_hash_table_insert (ctx->senders, s->name, s);
+    }
+  return s;
+}
+
+/* Drops the entry of a connection that left once nothing refers to it. */
+static void
+sender_maybe_forget (BrokerContext *ctx, BrokerSender *s)
+{
+  if (s->gone && s->calls->len == 0 && !s->lookup_running)
+    g_hash_table_remove (ctx->senders, s->name);
 }
 
 static guint
-calls_of_sender (BrokerContext *ctx, const char *sender)
+count_of (GHashTable *counts, uid_t uid)
 {
-  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, sender);
-  return calls ? calls->len : 0;
+  return GPOINTER_TO_UINT (g_hash_table_lookup (counts, GUINT_TO_POINTER ((guint) uid)));
 }
 
 static void
-track_request (BrokerRequest *req)
+count_add (GHashTable *counts, uid_t uid, int delta)
 {
-  GPtrArray *calls = g_hash_table_lookup (req->ctx->calls_by_sender, req->sender);
-  if (calls == NULL)
-    {
-      calls = g_ptr_array_new ();
-      g_hash_table_insert (req->ctx->calls_by_sender, g_strdup (req->sender), calls);
-    }
-  g_ptr_array_add (calls, req);
+  guint n = count_of (counts, uid) + (guint) delta;
+  if (n == 0)
+    g_hash_table_remove (counts, GUINT_TO_POINTER ((guint) uid));
+  else
+    g_hash_table_insert (counts, GUINT_TO_POINTER ((guint) uid), GUINT_TO_POINTER (n));
+}
+
+static void
+track_request (BrokerRequest *req, BrokerSender *who)
+{
+  req->who = who;
+  g_ptr_array_add (who->calls, req);
 }
 
 static void
 untrack_request (BrokerRequest *req)
 {
   BrokerContext *ctx = req->ctx;
-  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, req->sender);
 
-  if (calls != NULL && g_ptr_array_remove_fast (calls, req) && calls->len == 0)
-    g_hash_table_remove (ctx->calls_by_sender, req->sender);
+  g_ptr_array_remove_fast (req->who->waiting, req);
+  g_ptr_array_remove_fast (req->who->calls, req);
+  if (req->waiting_for_creds)
+    {
+      ctx->calls_unidentified--;
+      req->waiting_for_creds = FALSE;
+    }
   if (req->counted_for_uid)
     {
-      guint n = calls_of_uid (ctx, req->uid);
-      if (n <= 1)
-        g_hash_table_remove (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid));
-      else
-        g_hash_table_insert (ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid), GUINT_TO_POINTER (n - 1));
+      count_add (ctx->calls_by_uid, req->uid, -1);
+      ctx->calls_identified--;
       req->counted_for_uid = FALSE;
     }
+  sender_maybe_forget (ctx, req->who);
+  req->who = NULL;
 }
 
 static void
@@ -129,6 +189,7 @@ request_free (BrokerRequest *req)
 {
   BrokerContext *ctx = req->ctx;
 
+  g_assert (!req->running);
   untrack_request (req);
   g_cancellable_cancel (req->cancellable);
   g_clear_object (&req->cancellable);
@@ -136,6 +197,7 @@ request_free (BrokerRequest *req)
   g_free (req->sender);
   g_free (req->argument);
   g_free (req->out_path);
+  g_clear_error (&req->work_error);
   g_clear_pointer (&req->gids, g_array_unref);
   g_strfreev (req->names);
   fdprobe_forget (req->probe_cookie);
@@ -147,11 +209,17 @@ request_free (BrokerRequest *req)
   broker_context_release (ctx);
 }
 
+/* Work done is always audited one entry per call; refusals and errors go
+ * through the per-uid limiter, so a flood cannot bury the journal. */
 static void
 request_audit (BrokerRequest *req, BrokerAuditResult result, const char *detail)
 {
-  broker_audit (req->method->name, req->have_creds ? req->uid : (uid_t) -1, req->sender, req->argument, result,
-                detail);
+  uid_t uid = req->have_creds ? req->uid : (uid_t) -1;
+
+  if (result == BROKER_AUDIT_OK)
+    broker_audit (req->method->name, uid, req->sender, req->argument, result, detail);
+  else
+    broker_audit_refusal (req->method->name, uid, req->sender, req->argument, result, detail);
 }
 
 /* The last resort when a reply cannot be sent: an error whose text is
@@ -563,29 +631,15 @@ static const BrokerMethod methods[] = {
 
 /* ---- the call pipeline (main thread) ---- */
 
-static void
-work_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  BrokerRequest *req = task_data;
-  GError *error = NULL;
-
-  /* The same thread function runs the check before polkit (precheck) and
-   * the work after it; never both at once for one request. */
-  if ((req->prechecking ? req->method->precheck : req->method->work) (req, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
+static void start_waiting_work (BrokerContext *ctx);
+static void on_precheck_done (BrokerRequest *req);
 
 static void
-on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
+on_work_finished_reply (BrokerRequest *req)
 {
-  BrokerRequest *req = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!req->work_ok)
     {
-      request_fail (req, error, audit_result_for (error));
+      request_fail (req, req->work_error, audit_result_for (req->work_error));
       return;
     }
 
@@ -602,6 +656,98 @@ on_work_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   request_audit (req, BROKER_AUDIT_OK, detail);
   request_free (req);
+}
+
+/* Back in the main thread: free the worker slot, start what waited for one,
+ * answer. */
+static gboolean
+on_work_finished (gpointer user_data)
+{
+  BrokerRequest *req = user_data;
+  BrokerContext *ctx = req->ctx;
+
+  req->running = FALSE;
+  ctx->running--;
+  count_add (ctx->running_by_uid, req->uid, -1);
+  start_waiting_work (ctx);
+  if (req->prechecking)
+    on_precheck_done (req);
+  else
+    on_work_finished_reply (req);
+  return G_SOURCE_REMOVE;
+}
+
+/* The same worker runs the check before polkit (precheck) and the work
+ * after it; never both at once for one request. */
+static void
+worker_main (gpointer data, gpointer user_data)
+{
+  BrokerRequest *req = data;
+
+  req->work_ok = (req->prechecking ? req->method->precheck : req->method->work) (req, &req->work_error);
+  if (!req->work_ok && req->work_error == NULL)
+    req->work_error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED, "%s failed without saying why",
+                                   req->method->name);
+  /* The priority of the bus source: a flood of calls must not starve the
+   * answers. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, on_work_finished, req, NULL);
+}
+
+static void
+run_request (BrokerRequest *req)
+{
+  BrokerContext *ctx = req->ctx;
+
+  req->running = TRUE;
+  ctx->running++;
+  count_add (ctx->running_by_uid, req->uid, +1);
+  g_thread_pool_push (ctx->workers, req, NULL);
+}
+
+static gboolean
+may_run_now (BrokerContext *ctx, uid_t uid)
+{
+  return ctx->running < BROKER_WORKERS && count_of (ctx->running_by_uid, uid) < BROKER_WORKERS_PER_UID;
+}
+
+/* One uid's slow operations (a kill waiting out its timeout) take at most
+ * BROKER_WORKERS_PER_UID of the workers; its further work waits in line
+ * without holding a thread, so everyone else's calls still find one. */
+static void
+schedule_work (BrokerRequest *req)
+{
+  if (may_run_now (req->ctx, req->uid))
+    run_request (req);
+  else
+    g_queue_push_tail (&req->ctx->work_waiting, req);
+}
+
+static void
+start_waiting_work (BrokerContext *ctx)
+{
+  GList *l = ctx->work_waiting.head;
+
+  while (l != NULL && ctx->running < BROKER_WORKERS)
+    {
+      GList *next = l->next;
+      BrokerRequest *req = l->data;
+
+      if (g_cancellable_is_cancelled (req->cancellable))
+        {
+          /* The caller left while its work waited: nothing is done. */
+          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                                                  "The caller disconnected before its call could be carried "
+                                                  "out; nothing was done.");
+          g_queue_delete_link (&ctx->work_waiting, l);
+          request_fail (req, error, BROKER_AUDIT_DENIED);
+        }
+      else if (count_of (ctx->running_by_uid, req->uid) < BROKER_WORKERS_PER_UID)
+        {
+          g_queue_delete_link (&ctx->work_waiting, l);
+          run_request (req);
+        }
+      l = next;
+    }
 }
 
 /* Reads UnixGroupIDs ("au") into a new array of gid_t. */
@@ -695,15 +841,12 @@ request_authorize (BrokerRequest *req)
 }
 
 static void
-on_precheck_done (GObject *source, GAsyncResult *result, gpointer user_data)
+on_precheck_done (BrokerRequest *req)
 {
-  BrokerRequest *req = user_data;
-  g_autoptr (GError) error = NULL;
-
   req->prechecking = FALSE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!req->work_ok)
     {
-      request_fail (req, error, audit_result_for (error));
+      request_fail (req, req->work_error, audit_result_for (req->work_error));
       return;
     }
   if (g_cancellable_is_cancelled (req->cancellable))
@@ -734,10 +877,7 @@ on_recheck_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
       return 0;
     }
 
-  GTask *task = g_task_new (NULL, NULL, on_work_done, req);
-  g_task_set_task_data (task, req, NULL);
-  g_task_run_in_thread (task, work_thread);
-  g_object_unref (task);
+  schedule_work (req);
   return 0;
 }
 
@@ -760,32 +900,26 @@ on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
-static int
-on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+/* The caller's uid is known: count the call against it (and against the
+ * total of identified calls), validate, ask polkit. */
+static void
+request_admit (BrokerRequest *req)
 {
-  BrokerRequest *req = userdata;
+  BrokerContext *ctx = req->ctx;
   g_autoptr (GError) error = NULL;
 
-  if (!parse_credentials (reply, &req->uid, &req->pid, &req->gids))
-    {
-      error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
-                           "Could not identify the caller through the bus; the call was refused.");
-      request_fail (req, error, BROKER_AUDIT_DENIED);
-      return 0;
-    }
-  req->have_creds = TRUE;
-
-  if (calls_of_uid (req->ctx, req->uid) >= BROKER_MAX_CALLS_PER_UID)
+  if (count_of (ctx->calls_by_uid, req->uid) >= BROKER_MAX_CALLS_PER_UID
+      || ctx->calls_identified >= BROKER_MAX_CALLS)
     {
       error = g_error_new (BROKER_ERROR, BROKER_ERROR_BUSY,
-                           "Too many calls of uid %u are in progress (at most %d); wait for them to finish and "
-                           "retry.",
-                           (unsigned) req->uid, BROKER_MAX_CALLS_PER_UID);
+                           "Too many calls are in progress (at most %d of one uid, %d in all); wait for "
+                           "yours to finish and retry.",
+                           BROKER_MAX_CALLS_PER_UID, BROKER_MAX_CALLS);
       request_fail (req, error, BROKER_AUDIT_REFUSED);
-      return 0;
+      return;
     }
-  g_hash_table_insert (req->ctx->calls_by_uid, GUINT_TO_POINTER ((guint) req->uid),
-                       GUINT_TO_POINTER (calls_of_uid (req->ctx, req->uid) + 1));
+  count_add (ctx->calls_by_uid, req->uid, +1);
+  ctx->calls_identified++;
   req->counted_for_uid = TRUE;
 
   /* Validate before asking polkit: a malformed call never reaches a prompt. */
@@ -793,34 +927,115 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
     {
       if (req->argument_error == -EBADMSG)
         error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                             "The argument of %s holds a Unicode noncharacter (U+FDD0 to U+FDEF, or one "
+                             "An argument of %s holds a Unicode noncharacter (U+FDD0 to U+FDEF, or one "
                              "ending in FFFE or FFFF), which the broker does not accept in text; remove it "
                              "and call again",
                              req->method->name);
+      else if (req->method->read_args != NULL)
+        error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "Cannot read the arguments of %s: %s",
+                             req->method->name, g_strerror (-req->argument_error));
       else
         error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
                              "The argument of %s could not be read (%s); pass a plain string",
                              req->method->name, g_strerror (-req->argument_error));
       request_fail (req, error, BROKER_AUDIT_REFUSED);
-      return 0;
+      return;
     }
   if ((req->method->validate != NULL && !req->method->validate (req->argument, &error))
       || (req->method->check != NULL && !req->method->check (req, &error)))
     {
       request_fail (req, error, BROKER_AUDIT_REFUSED);
-      return 0;
+      return;
     }
   if (req->method->precheck != NULL)
     {
-      GTask *task = g_task_new (NULL, NULL, on_precheck_done, req);
+      /* In a worker, under the same per-uid bound as the work. */
       req->prechecking = TRUE;
-      g_task_set_task_data (task, req, NULL);
-      g_task_run_in_thread (task, work_thread);
-      g_object_unref (task);
-      return 0;
+      schedule_work (req);
+      return;
     }
 
   request_authorize (req);
+}
+
+static void
+request_take_credentials (BrokerRequest *req, const BrokerSender *s)
+{
+  req->uid = s->uid;
+  req->pid = s->pid;
+  req->gids = s->gids != NULL ? g_array_ref (s->gids) : NULL;
+  req->have_creds = TRUE;
+}
+
+static int
+on_sender_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerSender *s = userdata;
+  BrokerContext *ctx = s->ctx;
+  g_autoptr (GPtrArray) waiting = NULL;
+
+  if (parse_credentials (reply, &s->uid, &s->pid, &s->gids))
+    s->identified = TRUE;
+  else
+    {
+      /* Usually the connection is already gone; either way the entry is
+       * forgotten once its calls are answered, and a later call of the same
+       * connection asks again. */
+      s->uid = (uid_t) -1;
+      g_clear_pointer (&s->gids, g_array_unref);
+      s->gone = TRUE;
+    }
+
+  /* lookup_running stays set until the end: handling the waiting calls may
+   * end them all, and the entry must outlive this loop. */
+  waiting = g_steal_pointer (&s->waiting);
+  s->waiting = g_ptr_array_new ();
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      BrokerRequest *req = waiting->pdata[i];
+
+      req->waiting_for_creds = FALSE;
+      ctx->calls_unidentified--;
+      if (s->identified)
+        {
+          request_take_credentials (req, s);
+          request_admit (req);
+        }
+      else
+        {
+          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                                                  "Could not identify the caller through the bus; the call "
+                                                  "was refused.");
+          request_fail (req, error, BROKER_AUDIT_DENIED);
+        }
+    }
+  s->lookup_running = FALSE;
+  sender_maybe_forget (ctx, s);
+  return 0;
+}
+
+/* The own lookup of a call whose reply carries an fd (see method_handler). */
+static int
+on_probe_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  BrokerRequest *req = userdata;
+
+  if (req->waiting_for_creds)
+    {
+      req->waiting_for_creds = FALSE;
+      req->ctx->calls_unidentified--;
+    }
+  if (!parse_credentials (reply, &req->uid, &req->pid, &req->gids))
+    {
+      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                                              "Could not identify the caller through the bus; the call was "
+                                              "refused.");
+      req->uid = (uid_t) -1;
+      request_fail (req, error, BROKER_AUDIT_DENIED);
+      return 0;
+    }
+  req->have_creds = TRUE;
+  request_admit (req);
   return 0;
 }
 
@@ -833,7 +1048,7 @@ request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback)
 }
 
 /* A caller left the bus: abandon its pending checks (nothing will be done
- * for it; see on_recheck_credentials). */
+ * for it; see on_recheck_credentials), and forget it. */
 static int
 on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
@@ -850,9 +1065,13 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
       || (new_owner != NULL && *new_owner != '\0'))
     return 0;
 
-  GPtrArray *calls = g_hash_table_lookup (ctx->calls_by_sender, name);
-  for (guint i = 0; calls != NULL && i < calls->len; i++)
-    g_cancellable_cancel (((BrokerRequest *) calls->pdata[i])->cancellable);
+  BrokerSender *s = g_hash_table_lookup (ctx->senders, name);
+  if (s == NULL)
+    return 0;
+  s->gone = TRUE;
+  for (guint i = 0; i < s->calls->len; i++)
+    g_cancellable_cancel (((BrokerRequest *) s->calls->pdata[i])->cancellable);
+  sender_maybe_forget (ctx, s);
   return 0;
 }
 
@@ -873,6 +1092,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   const char *sender = sd_bus_message_get_sender (message);
   const char *argument = NULL;
   int argument_error = 0;
+  BrokerSender *who;
   int r;
 
   if (method == NULL)
@@ -893,14 +1113,20 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
         }
     }
 
-  /* Refused before any work or bus traffic: one caller cannot starve others. */
-  if (ctx->in_flight >= BROKER_MAX_CALLS || calls_of_sender (ctx, sender) >= BROKER_MAX_CALLS_PER_SENDER)
+  /* Refused before any work or bus traffic: one caller cannot starve
+   * others. A known caller's uid limit applies from here (request_admit);
+   * calls of connections not identified yet are bounded on their own. */
+  who = sender_get (ctx, sender);
+  if (who->calls->len >= BROKER_MAX_CALLS_PER_SENDER
+      || (!who->identified && ctx->calls_unidentified >= BROKER_MAX_CALLS_UNIDENTIFIED))
     {
-      broker_audit (method->name, (uid_t) -1, sender, argument, BROKER_AUDIT_REFUSED, "too many calls in progress");
-      return sd_bus_error_setf (ret_error, LOCALD_DBUS_ERROR_BUSY,
-                                "Too many calls are in progress (at most %d in all, %d per connection); wait for "
-                                "them to finish and retry.",
-                                BROKER_MAX_CALLS, BROKER_MAX_CALLS_PER_SENDER);
+      broker_audit_refusal (method->name, who->uid, sender, argument, BROKER_AUDIT_REFUSED,
+                            "too many calls in progress");
+      sender_maybe_forget (ctx, who);
+      return sd_bus_error_setf (ret_error, broker_error_code_to_dbus_name (BROKER_ERROR_BUSY),
+                                "Too many calls are in progress (at most %d per connection, %d from "
+                                "connections not identified yet); wait for them to finish and retry.",
+                                BROKER_MAX_CALLS_PER_SENDER, BROKER_MAX_CALLS_UNIDENTIFIED);
     }
 
   BrokerRequest *req = g_new0 (BrokerRequest, 1);
@@ -915,25 +1141,59 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   req->uid = (uid_t) -1;
   req->out_fd = -1;
   req->cancellable = g_cancellable_new ();
-  track_request (req);
+  track_request (req, who);
 
+  /* A read failure is answered like any malformed input, with the caller's
+   * uid in its audit entry (request_admit). */
   r = method->read_args != NULL ? method->read_args (req, message) : 0;
   if (r < 0)
+    req->argument_error = r;
+
+  if (method->probe_fds)
     {
-      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                                              "Cannot read the arguments of %s: %s", method->name, g_strerror (-r));
-      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      /* The probe goes out before a bus round trip of this call's own, so
+       * by the time that is answered, a refusal of the probe has arrived
+       * too (fdprobe.h); a cached identity would skip the round trip. */
+      if (fdprobe_send (ctx->bus, sender, &req->probe_cookie) < 0)
+        req->probe_cookie = 0;
+      if (!who->identified)
+        {
+          req->waiting_for_creds = TRUE;
+          ctx->calls_unidentified++;
+        }
+      r = request_credentials (req, on_probe_credentials);
+      if (r < 0)
+        {
+          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                                                  "Could not start processing the call: %s", g_strerror (-r));
+          request_fail (req, error, BROKER_AUDIT_ERROR);
+        }
       return 1;
     }
-  /* Before the credentials: the bus answers the probe first (fdprobe.h). */
-  if (method->probe_fds && fdprobe_send (ctx->bus, sender, &req->probe_cookie) < 0)
-    req->probe_cookie = 0;
-  r = request_credentials (req, on_initial_credentials);
-  if (r < 0)
+
+  if (who->identified)
     {
-      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
-                                              "Could not start processing the call: %s", g_strerror (-r));
-      request_fail (req, error, BROKER_AUDIT_ERROR);
+      request_take_credentials (req, who);
+      request_admit (req);
+      return 1;
+    }
+
+  /* The first call of a connection: one lookup, shared by all its calls. */
+  g_ptr_array_add (who->waiting, req);
+  req->waiting_for_creds = TRUE;
+  ctx->calls_unidentified++;
+  if (!who->lookup_running)
+    {
+      r = sd_bus_call_method_async (ctx->bus, NULL, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE,
+                                    "GetConnectionCredentials", on_sender_credentials, who, "s", sender);
+      if (r < 0)
+        {
+          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                                                  "Could not start processing the call: %s", g_strerror (-r));
+          request_fail (req, error, BROKER_AUDIT_ERROR);
+          return 1;
+        }
+      who->lookup_running = TRUE;
     }
   return 1;
 }
@@ -1003,8 +1263,13 @@ broker_bus_add_object (BrokerContext *ctx)
   int r;
 
   g_return_val_if_fail (ctx != NULL && ctx->bus != NULL, -EINVAL);
-  ctx->calls_by_sender = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  ctx->senders = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sender_free);
   ctx->calls_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+  ctx->running_by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_queue_init (&ctx->work_waiting);
+  ctx->workers = g_thread_pool_new (worker_main, NULL, BROKER_WORKERS, FALSE, NULL);
+  if (ctx->workers == NULL)
+    return -ENOMEM;
 
   /* One subscription for every caller, installed before any call is served
    * (a match per call would let a flood exhaust the bus's per-connection
@@ -1022,4 +1287,18 @@ broker_bus_add_object (BrokerContext *ctx)
     return r;
   return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,
                                    ctx);
+}
+
+void
+broker_bus_clear (BrokerContext *ctx)
+{
+  g_return_if_fail (ctx != NULL);
+
+  /* Called with no call in progress: the workers are idle. */
+  if (ctx->workers != NULL)
+    g_thread_pool_free (g_steal_pointer (&ctx->workers), FALSE, TRUE);
+  g_queue_clear (&ctx->work_waiting);
+  g_clear_pointer (&ctx->senders, g_hash_table_unref);
+  g_clear_pointer (&ctx->calls_by_uid, g_hash_table_unref);
+  g_clear_pointer (&ctx->running_by_uid, g_hash_table_unref);
 }

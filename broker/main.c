@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include "audit.h"
 #include "authz.h"
 #include "broker-context.h"
 #include "bus.h"
@@ -356,6 +357,7 @@ main (int argc, char **argv)
            ctx.strategy_reason);
   g_main_loop_run (ctx.loop);
 
+  broker_audit_flush ();
   sd_bus_flush (ctx.bus);
   /* Lost the bus with work still running in worker threads: they read the
    * context, so leave without tearing it down. */
@@ -365,8 +367,7 @@ main (int argc, char **argv)
   ctx.vtable_slot = sd_bus_slot_unref (ctx.vtable_slot);
   ctx.bus = sd_bus_flush_close_unref (ctx.bus);
   g_main_loop_unref (ctx.loop);
-  g_clear_pointer (&ctx.calls_by_sender, g_hash_table_unref);
-  g_clear_pointer (&ctx.calls_by_uid, g_hash_table_unref);
+  broker_bus_clear (&ctx);
   cgroup_layout_clear (&ctx.layout);
   g_free (ctx.strategy_reason);
   g_free (ctx.cgroup_root_path);

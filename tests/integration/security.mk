@@ -14,6 +14,8 @@
 #   test_startup_signal.py    SIGTERM right after the name is owned drains
 #                             (uses strace; skips without it)
 #   test_noncharacter_args.py arguments sd-bus cannot read: audited InvalidArgs
+#   test_fairness.py          one uid's flood or slow calls do not slow others;
+#                             refusal audit entries are aggregated per uid
 
 integration_security_tests = \
 	tests/integration/test_disconnect_storm.py \
@@ -22,7 +24,8 @@ integration_security_tests = \
 	tests/integration/test_cleanup_foreign.py \
 	tests/integration/test_reply_text.py \
 	tests/integration/test_startup_signal.py \
-	tests/integration/test_noncharacter_args.py
+	tests/integration/test_noncharacter_args.py \
+	tests/integration/test_fairness.py
 
 EXTRA_DIST += $(integration_security_tests)
 

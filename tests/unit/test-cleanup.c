@@ -778,10 +778,10 @@ typedef struct {
   unsigned int flags; /* renameat2() flags, e.g. RENAME_EXCHANGE */
 } Rename;
 
-/* Child process: become uid and run the renames in a tight loop until
- * killed. Only system calls here: this runs between fork() and _exit(). */
-static G_GNUC_NORETURN void
-attacker_main (pid_t parent, int ready_fd, uid_t uid, const Rename *renames, gsize n_renames)
+/* In a child process: become uid, then tell the parent on ready_fd. Only
+ * system calls here: this runs between fork() and _exit(). */
+static void
+child_become (pid_t parent, int ready_fd, uid_t uid)
 {
   char one = 1;
 
@@ -794,6 +794,14 @@ attacker_main (pid_t parent, int ready_fd, uid_t uid, const Rename *renames, gsi
   if (write (ready_fd, &one, 1) != 1)
     _exit (3);
   close (ready_fd);
+}
+
+/* Child process: become uid and run the renames in a tight loop until
+ * killed. */
+static G_GNUC_NORETURN void
+attacker_main (pid_t parent, int ready_fd, uid_t uid, const Rename *renames, gsize n_renames)
+{
+  child_become (parent, ready_fd, uid);
   for (;;)
     for (gsize i = 0; i < n_renames; i++)
       (void) renameat2 (AT_FDCWD, renames[i].from, AT_FDCWD, renames[i].to, renames[i].flags);
@@ -1485,6 +1493,18 @@ test_no_oracle_groups_looked_up (Fixture *f, gconstpointer data)
 
 /* ---- the owner rule: only root's and the caller's entries go ---- */
 
+/* rm -rf, as the test (root): setting a case up again, not under test. */
+static void
+remove_tree (const char *path)
+{
+  const char *argv[] = { "rm", "-rf", path, NULL };
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                               NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
 /* x/ (root) holding root's leftovers, an entry of the caller's and one
  * entry of another user's at `foreign` (relative to .locald), made by make. */
 static void
@@ -1575,13 +1595,7 @@ test_foreign_entries_stop_cleanup (Fixture *f, gconstpointer data)
       g_assert_true (exists (foreign));
 
       /* Once its owner took it away, the rest goes. */
-      {
-        const char *argv[] = { "rm", "-rf", foreign, NULL };
-        int status = 0;
-        g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-                                     &status, NULL));
-        g_assert_true (g_spawn_check_wait_status (status, NULL));
-      }
+      remove_tree (foreign);
       g_clear_error (&error);
       g_assert_true (run_cleanup (x, f->caller, &removed, &error));
       g_assert_no_error (error);
@@ -1673,16 +1687,9 @@ test_sticky_shared_locald (Fixture *f, gconstpointer data)
 static G_GNUC_NORETURN void
 creator_main (pid_t parent, int ready_fd, uid_t uid, const char *dir, volatile guint *created)
 {
-  char one = 1;
   char name[PATH_MAX];
 
-  if (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0)
-    _exit (2);
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
-    _exit (4);
-  if (write (ready_fd, &one, 1) != 1)
-    _exit (3);
-  close (ready_fd);
+  child_become (parent, ready_fd, uid);
   for (;;)
     {
       int fd;
@@ -1765,12 +1772,7 @@ test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
             during_removal++;
         }
 
-      {
-        const char *argv[] = { "rm", "-rf", x, NULL };
-        int status = 0;
-        g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-                                     &status, NULL));
-      }
+      remove_tree (x);
     }
   g_test_message ("%u of %u rounds stopped by the removal pass", during_removal, rounds);
   munmap ((void *) created, sizeof *created);
