@@ -910,7 +910,7 @@ main (int argc, char **argv)
   g_autofree char *stop_fds = NULL, *helper = NULL, *json_path = NULL, *text_path = NULL, *plot_path = NULL;
   g_autofree char *project = NULL, *mount = NULL;
   g_auto (GStrv) meta = NULL;
-  gint calls = 400, cold = 15;
+  gint calls = 400, cold = 10;
   gboolean no_sudo = FALSE, no_pkexec = FALSE;
   g_autoptr (GOptionContext) octx = NULL;
   g_autoptr (GError) error = NULL;
@@ -923,7 +923,7 @@ main (int argc, char **argv)
 
   const GOptionEntry entries[] = {
     { "calls", 'n', 0, G_OPTION_ARG_INT, &calls, "Timed calls per warm row (default 400)", "N" },
-    { "cold", 0, 0, G_OPTION_ARG_INT, &cold, "Samples per cold row (default 15)", "N" },
+    { "cold", 0, 0, G_OPTION_ARG_INT, &cold, "Samples per cold row (default 10)", "N" },
     { "stop-fds", 0, 0, G_OPTION_ARG_STRING, &stop_fds, "Requests to root on fd W, answers on fd R", "W,R" },
     { "setuid-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper, "The setuid-root helper to exec for comparison", "PATH" },
     { "project", 0, 0, G_OPTION_ARG_FILENAME, &project, "A directory of the bench user for the .locald trees", "DIR" },
