@@ -30,6 +30,7 @@ EXTRA_DIST += \
 	bench/README.md \
 	bench/plot.gp \
 	bench/results/latest.json \
+	bench/results/latency-vs-concurrency.dat \
 	bench/results/latency-vs-concurrency.svg \
 	bench/results/latest.txt \
 	bench/run
