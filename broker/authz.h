@@ -14,13 +14,8 @@
  */
 
 #include <gio/gio.h>
-#include <systemd/sd-bus.h>
 
 G_BEGIN_DECLS
-
-/* The connection checks are sent on (the daemon's own, attached to the main
- * loop). Set once, before the first check; checks without it fail closed. */
-void broker_authz_set_bus (sd_bus *bus);
 
 /* sender: the caller's unique name (":1.42"). argument: shown to polkit
  * rules as the detail "argument" (may be NULL). */
@@ -31,6 +26,16 @@ void broker_authz_check_async (const char *sender,
                                GCancellable *cancellable,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
+
+/* The same with any details: details is NULL or key, value, key, value, ...,
+ * NULL (the values are what rules read with action.lookup(key)). */
+void broker_authz_check_details_async (const char *sender,
+                                       const char *action_id,
+                                       const char *const *details,
+                                       gboolean allow_interaction,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
 
 /* TRUE only when polkit said the subject is authorized. Otherwise FALSE with
  * BROKER_ERROR_ACCESS_DENIED, BROKER_ERROR_INTERACTIVE_REQUIRED or

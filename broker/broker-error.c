@@ -20,6 +20,7 @@ static const char *const dbus_names[] = {
   [BROKER_ERROR_NOT_SET_UP] = LOCALD_DBUS_ERROR_NOT_SET_UP,
   [BROKER_ERROR_UNSUPPORTED] = LOCALD_DBUS_ERROR_UNSUPPORTED,
   [BROKER_ERROR_BUSY] = LOCALD_DBUS_ERROR_BUSY,
+  [BROKER_ERROR_ADDRESS_IN_USE] = LOCALD_DBUS_ERROR_ADDRESS_IN_USE,
 };
 
 const char *
@@ -38,4 +39,13 @@ broker_error_to_dbus_name (const GError *error)
   if (error->domain != BROKER_ERROR || error->code < 0 || (gsize) error->code >= G_N_ELEMENTS (dbus_names))
     return dbus_names[BROKER_ERROR_FAILED];
   return dbus_names[error->code];
+}
+
+BrokerErrorCode
+broker_error_from_dbus_name (const char *name)
+{
+  for (gsize i = 0; name != NULL && i < G_N_ELEMENTS (dbus_names); i++)
+    if (dbus_names[i] != NULL && g_str_equal (dbus_names[i], name))
+      return (BrokerErrorCode) i;
+  return BROKER_ERROR_FAILED;
 }

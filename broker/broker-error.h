@@ -27,12 +27,17 @@ typedef enum {
   BROKER_ERROR_NOT_SET_UP,                /* dev.locald.Broker1.Error.NotSetUp */
   BROKER_ERROR_UNSUPPORTED,               /* dev.locald.Broker1.Error.Unsupported */
   BROKER_ERROR_BUSY,                      /* dev.locald.Broker1.Error.Busy */
+  BROKER_ERROR_ADDRESS_IN_USE,            /* dev.locald.Broker1.Error.AddressInUse */
 } BrokerErrorCode;
 
 GQuark broker_error_quark (void);
 
 /* The D-Bus error name for a GError; unknown domains map to ...Error.Failed. */
 const char *broker_error_to_dbus_name (const GError *error);
+
+/* The code for a D-Bus error name the broker itself answers with (as the
+ * helpers do), BROKER_ERROR_FAILED for any other name. */
+BrokerErrorCode broker_error_from_dbus_name (const char *name);
 
 /* The D-Bus error name of a code; unknown codes map to ...Error.Failed. */
 const char *broker_error_code_to_dbus_name (BrokerErrorCode code);

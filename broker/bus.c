@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "bindport.h"
 #include "broker-error.h"
 #include "bus-driver.h"
 #include "bus-text.h"
@@ -13,15 +14,24 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "client/locald-names.h"
+#include "fdprobe.h"
+#include "helper-client.h"
+#include "hosts-block.h"
 #include "selfcheck.h"
 
 #include <gio/gio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct BrokerRequest BrokerRequest;
 
 /* One row per D-Bus method: its polkit action, how its argument is checked,
- * the work (run in a worker thread) and how the result is sent back. */
+ * the work (run in a worker thread) and how the result is sent back.
+ * Methods whose arguments are not one string read them with read_args
+ * (which also sets the request's argument text for audit and polkit),
+ * check them with check (main thread, before polkit), may need a check
+ * that blocks (precheck, in a worker thread, still before polkit), and may
+ * choose their action and polkit details from the arguments. */
 typedef struct {
   const char *name;
   const char *action_id;
@@ -30,6 +40,12 @@ typedef struct {
   gboolean (*work) (BrokerRequest *req, GError **error);
   int (*reply) (BrokerRequest *req);
   char *(*describe) (BrokerRequest *req); /* audit detail on success */
+  int (*read_args) (BrokerRequest *req, sd_bus_message *message);
+  gboolean (*check) (BrokerRequest *req, GError **error);
+  gboolean (*precheck) (BrokerRequest *req, GError **error);
+  const char *(*action_for) (BrokerRequest *req);
+  char **(*details_for) (BrokerRequest *req); /* polkit details: key, value, ..., NULL */
+  gboolean probe_fds;                         /* the reply carries an fd: ask the bus first (fdprobe.h) */
 } BrokerMethod;
 
 struct BrokerRequest {
@@ -46,12 +62,22 @@ struct BrokerRequest {
   gboolean counted_for_uid;
   GArray *gids; /* the caller's groups from the bus (gid_t), or NULL when it did not say */
   GCancellable *cancellable; /* cancelled when the caller leaves the bus */
+  uint64_t probe_cookie;     /* fdprobe_send(), 0 when none */
+  gboolean prechecking;      /* the worker runs method->precheck, not ->work */
+
+  /* arguments of methods that take more than one string */
+  guint16 port;
+  BindPortTarget target;
+  char **names;
 
   /* results, written by the worker, read by the reply */
   char *out_path;
   guint32 out_killed;
   guint64 out_removed;
   SelfCheckReport *out_report;
+  int out_fd; /* BindPort: the socket, closed once the reply is sent */
+  guint out_count;
+  gboolean out_in_place;
 };
 
 static guint
@@ -111,6 +137,11 @@ request_free (BrokerRequest *req)
   g_free (req->argument);
   g_free (req->out_path);
   g_clear_pointer (&req->gids, g_array_unref);
+  g_strfreev (req->names);
+  fdprobe_forget (req->probe_cookie);
+  /* The broker never keeps a socket it handed out (or failed to). */
+  if (req->out_fd >= 0)
+    close (req->out_fd);
   selfcheck_report_free (req->out_report);
   g_free (req);
   broker_context_release (ctx);
@@ -231,6 +262,158 @@ cleanup_work (BrokerRequest *req, GError **error)
     return cleanup_remove_beneath_locald_for (req->argument, req->uid, (const gid_t *) (gpointer) req->gids->data,
                                               req->gids->len, &req->out_removed, error);
   return cleanup_remove_beneath_locald (req->argument, req->uid, &req->out_removed, error);
+}
+
+/* ---- BindPort ---- */
+
+static int
+bindport_read_args (BrokerRequest *req, sd_bus_message *message)
+{
+  const char *address = NULL;
+  int r = sd_bus_message_read (message, "sq", &address, &req->port);
+  if (r < 0)
+    return r;
+  if (strchr (address, ':') != NULL)
+    req->argument = g_strdup_printf ("[%s]:%u", address, (unsigned) req->port);
+  else
+    req->argument = g_strdup_printf ("%s:%u", address, (unsigned) req->port);
+  req->names = g_new0 (char *, 2);
+  req->names[0] = g_strdup (address);
+  return 0;
+}
+
+static gboolean
+bindport_check (BrokerRequest *req, GError **error)
+{
+  if (fdprobe_refused (req->probe_cookie))
+    {
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
+                   "Your bus connection does not accept file descriptors, and BindPort returns one: connect with "
+                   "Unix fd passing negotiated (NEGOTIATE_UNIX_FD; GDBus and sd-bus do it by default on Unix "
+                   "sockets). Nothing was bound.");
+      return FALSE;
+    }
+  return bindport_parse (req->names[0], req->port, &req->target, error);
+}
+
+/* Whether the port needs privilege is known in the host's network
+ * namespace only, which the broker may not share: the net helper says. */
+static gboolean
+bindport_precheck (BrokerRequest *req, GError **error)
+{
+  guint start = 0;
+  if (!helper_port_limit (&start, error))
+    return FALSE;
+  return bindport_check_privileged (req->port, start, error);
+}
+
+static const char *
+bindport_action_for (BrokerRequest *req)
+{
+  return req->target.loopback ? LOCALD_ACTION_BIND_PORT : LOCALD_ACTION_BIND_PORT_PUBLIC;
+}
+
+static char **
+bindport_details_for (BrokerRequest *req)
+{
+  char **d = g_new0 (char *, 9);
+  d[0] = g_strdup ("argument");
+  d[1] = g_strdup (req->argument);
+  d[2] = g_strdup ("address");
+  d[3] = g_strdup (req->target.text);
+  d[4] = g_strdup ("port");
+  d[5] = g_strdup_printf ("%u", (unsigned) req->port);
+  d[6] = g_strdup ("family");
+  d[7] = g_strdup (req->target.family == AF_INET6 ? "ipv6" : "ipv4");
+  return d;
+}
+
+static gboolean
+bindport_work (BrokerRequest *req, GError **error)
+{
+  req->out_fd = helper_bind_port (req->target.text, req->port, error);
+  return req->out_fd >= 0;
+}
+
+static int
+bindport_reply (BrokerRequest *req)
+{
+  int r = sd_bus_reply_method_return (req->message, "h", req->out_fd);
+  /* sd-bus sent its own copy. */
+  close (req->out_fd);
+  req->out_fd = -1;
+  return r;
+}
+
+static char *
+bindport_describe (BrokerRequest *req)
+{
+  if (req->target.family == AF_INET6)
+    return g_strdup_printf ("bound [%s]:%u", req->target.text, (unsigned) req->port);
+  return g_strdup_printf ("bound %s:%u", req->target.text, (unsigned) req->port);
+}
+
+/* ---- SyncHosts ---- */
+
+static int
+synchosts_read_args (BrokerRequest *req, sd_bus_message *message)
+{
+  int r = sd_bus_message_read_strv (message, &req->names);
+  if (r < 0)
+    return r;
+  if (req->names == NULL)
+    req->names = g_new0 (char *, 1);
+  req->argument = g_strjoinv (" ", req->names);
+  return 0;
+}
+
+static gboolean
+synchosts_check (BrokerRequest *req, GError **error)
+{
+  const BrokerOptions *o = &req->ctx->options;
+  g_auto (GStrv) valid
+      = hosts_validate_names ((const char *const *) req->names, (const char *const *) o->hosts_suffixes,
+                              o->hosts_max_names, error);
+  if (valid == NULL)
+    return FALSE;
+  g_strfreev (req->names);
+  req->names = g_steal_pointer (&valid);
+  return TRUE;
+}
+
+static char **
+synchosts_details_for (BrokerRequest *req)
+{
+  char **d = g_new0 (char *, 7);
+  d[0] = g_strdup ("argument");
+  d[1] = g_strdup (req->argument);
+  d[2] = g_strdup ("names");
+  d[3] = g_strjoinv (" ", req->names);
+  d[4] = g_strdup ("count");
+  d[5] = g_strdup_printf ("%u", g_strv_length (req->names));
+  return d;
+}
+
+static gboolean
+synchosts_work (BrokerRequest *req, GError **error)
+{
+  const BrokerOptions *o = &req->ctx->options;
+  return helper_sync_hosts (o->hosts_file, req->uid, (const char *const *) req->names,
+                            (const char *const *) o->hosts_suffixes, o->hosts_max_names, &req->out_count,
+                            &req->out_in_place, error);
+}
+
+static int
+synchosts_reply (BrokerRequest *req)
+{
+  return sd_bus_reply_method_return (req->message, "u", (uint32_t) req->out_count);
+}
+
+static char *
+synchosts_describe (BrokerRequest *req)
+{
+  return g_strdup_printf ("%u name(s) in the block of uid %u in %s%s", req->out_count, (unsigned) req->uid,
+                          req->ctx->options.hosts_file, req->out_in_place ? " (rewritten in place)" : "");
 }
 
 /* ---- replies (main thread) ---- */
@@ -371,6 +554,11 @@ static const BrokerMethod methods[] = {
     cleanup_describe },
   { "JoinCgroup", LOCALD_ACTION_JOIN_CGROUP, TRUE, cgroup_validate_relative, join_work, join_reply,
     join_describe },
+  { "BindPort", LOCALD_ACTION_BIND_PORT, FALSE, NULL, bindport_work, bindport_reply, bindport_describe,
+    .read_args = bindport_read_args, .check = bindport_check, .precheck = bindport_precheck,
+    .action_for = bindport_action_for, .details_for = bindport_details_for, .probe_fds = TRUE },
+  { "SyncHosts", LOCALD_ACTION_SYNC_HOSTS, FALSE, NULL, synchosts_work, synchosts_reply, synchosts_describe,
+    .read_args = synchosts_read_args, .check = synchosts_check, .details_for = synchosts_details_for },
 };
 
 /* ---- the call pipeline (main thread) ---- */
@@ -381,7 +569,9 @@ work_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   BrokerRequest *req = task_data;
   GError *error = NULL;
 
-  if (req->method->work (req, &error))
+  /* The same thread function runs the check before polkit (precheck) and
+   * the work after it; never both at once for one request. */
+  if ((req->prechecking ? req->method->precheck : req->method->work) (req, &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -483,6 +673,48 @@ parse_credentials (sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid, GArray
 }
 
 static int request_credentials (BrokerRequest *req, sd_bus_message_handler_t callback);
+static void on_authorized (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Asks polkit for the method's action (or the one its arguments call for),
+ * with the method's details. */
+static void
+request_authorize (BrokerRequest *req)
+{
+  const BrokerMethod *m = req->method;
+  const char *action = m->action_for != NULL ? m->action_for (req) : m->action_id;
+
+  if (m->details_for == NULL)
+    {
+      broker_authz_check_async (req->sender, action, req->argument, req->interactive, req->cancellable,
+                                on_authorized, req);
+      return;
+    }
+  g_auto (GStrv) details = m->details_for (req);
+  broker_authz_check_details_async (req->sender, action, (const char *const *) details, req->interactive,
+                                    req->cancellable, on_authorized, req);
+}
+
+static void
+on_precheck_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BrokerRequest *req = user_data;
+  g_autoptr (GError) error = NULL;
+
+  req->prechecking = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      request_fail (req, error, audit_result_for (error));
+      return;
+    }
+  if (g_cancellable_is_cancelled (req->cancellable))
+    {
+      g_autoptr (GError) e = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                                          "The caller disconnected before authorization; nothing was done.");
+      request_fail (req, e, BROKER_AUDIT_DENIED);
+      return;
+    }
+  request_authorize (req);
+}
 
 static int
 on_recheck_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
@@ -572,14 +804,23 @@ on_initial_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
       request_fail (req, error, BROKER_AUDIT_REFUSED);
       return 0;
     }
-  if (req->method->validate != NULL && !req->method->validate (req->argument, &error))
+  if ((req->method->validate != NULL && !req->method->validate (req->argument, &error))
+      || (req->method->check != NULL && !req->method->check (req, &error)))
     {
       request_fail (req, error, BROKER_AUDIT_REFUSED);
       return 0;
     }
+  if (req->method->precheck != NULL)
+    {
+      GTask *task = g_task_new (NULL, NULL, on_precheck_done, req);
+      req->prechecking = TRUE;
+      g_task_set_task_data (task, req, NULL);
+      g_task_run_in_thread (task, work_thread);
+      g_object_unref (task);
+      return 0;
+    }
 
-  broker_authz_check_async (req->sender, req->method->action_id, req->argument, req->interactive, req->cancellable,
-                            on_authorized, req);
+  request_authorize (req);
   return 0;
 }
 
@@ -672,9 +913,21 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   req->argument_error = argument_error;
   req->interactive = sd_bus_message_get_allow_interactive_authorization (message) > 0;
   req->uid = (uid_t) -1;
+  req->out_fd = -1;
   req->cancellable = g_cancellable_new ();
   track_request (req);
 
+  r = method->read_args != NULL ? method->read_args (req, message) : 0;
+  if (r < 0)
+    {
+      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                                              "Cannot read the arguments of %s: %s", method->name, g_strerror (-r));
+      request_fail (req, error, BROKER_AUDIT_REFUSED);
+      return 1;
+    }
+  /* Before the credentials: the bus answers the probe first (fdprobe.h). */
+  if (method->probe_fds && fdprobe_send (ctx->bus, sender, &req->probe_cookie) < 0)
+    req->probe_cookie = 0;
   r = request_credentials (req, on_initial_credentials);
   if (r < 0)
     {
@@ -733,6 +986,10 @@ static const sd_bus_vtable broker_vtable[] = {
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("JoinCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("s", path), method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("BindPort", SD_BUS_ARGS ("s", address, "q", port), SD_BUS_RESULT ("h", socket),
+                           method_handler, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SyncHosts", SD_BUS_ARGS ("as", names), SD_BUS_RESULT ("u", count), method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("ApiVersion", "u", get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("Strategy", "s", get_strategy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -752,6 +1009,9 @@ broker_bus_add_object (BrokerContext *ctx)
   /* One subscription for every caller, installed before any call is served
    * (a match per call would let a flood exhaust the bus's per-connection
    * match quota and cut the daemon off the bus). */
+  r = fdprobe_install (ctx->bus);
+  if (r < 0)
+    return r;
   /* Asynchronous, so start-up does not wait a round trip for it: the bus
    * handles it before the name request that follows, so it is in place
    * before any call can reach us; if it fails, sd-bus closes the

@@ -13,10 +13,10 @@ const cap_value_t broker_kept_caps[] = {
 const gsize broker_n_kept_caps = G_N_ELEMENTS (broker_kept_caps);
 
 static gboolean
-is_kept (cap_value_t cap)
+is_kept (cap_value_t cap, const cap_value_t *keep, gsize n_keep)
 {
-  for (gsize i = 0; i < broker_n_kept_caps; i++)
-    if (broker_kept_caps[i] == cap)
+  for (gsize i = 0; i < n_keep; i++)
+    if (keep[i] == cap)
       return TRUE;
   return FALSE;
 }
@@ -34,6 +34,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CapState, cap_state_free)
 gboolean
 broker_caps_drop (GError **error)
 {
+  return broker_caps_drop_to (broker_kept_caps, broker_n_kept_caps, error);
+}
+
+gboolean
+broker_caps_drop_to (const cap_value_t *keep, gsize n_keep, GError **error)
+{
   /* The bounding set goes first: dropping from it needs CAP_SETPCAP, which is
    * itself dropped below. Under the hardened unit systemd has already cut the
    * bounding set to the kept ones and withheld CAP_SETPCAP, and the kernel
@@ -41,7 +47,7 @@ broker_caps_drop (GError **error)
    * still there is dropped. What cannot be dropped fails the start (closed). */
   for (cap_value_t cap = 0; cap <= (cap_value_t) cap_max_bits () - 1; cap++)
     {
-      if (is_kept (cap) || !CAP_IS_SUPPORTED (cap) || cap_get_bound (cap) == 0)
+      if (is_kept (cap, keep, n_keep) || !CAP_IS_SUPPORTED (cap) || cap_get_bound (cap) == 0)
         continue;
       if (cap_drop_bound (cap) < 0 && errno != EINVAL)
         {
@@ -53,8 +59,8 @@ broker_caps_drop (GError **error)
 
   g_autoptr (CapState) caps = cap_init ();
   if (caps == NULL
-      || cap_set_flag (caps, CAP_PERMITTED, (int) broker_n_kept_caps, broker_kept_caps, CAP_SET) < 0
-      || cap_set_flag (caps, CAP_EFFECTIVE, (int) broker_n_kept_caps, broker_kept_caps, CAP_SET) < 0
+      || (n_keep > 0 && cap_set_flag (caps, CAP_PERMITTED, (int) n_keep, keep, CAP_SET) < 0)
+      || (n_keep > 0 && cap_set_flag (caps, CAP_EFFECTIVE, (int) n_keep, keep, CAP_SET) < 0)
       || cap_set_proc (caps) < 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Cannot reduce capabilities: %s",

@@ -22,6 +22,10 @@ extern const gsize broker_n_kept_caps;
  * broker_kept_caps, clears the ambient set and sets no_new_privs. */
 gboolean broker_caps_drop (GError **error);
 
+/* The same for another set (the helpers keep their own, see
+ * broker/helper-main.c); n_keep may be 0. */
+gboolean broker_caps_drop_to (const cap_value_t *keep, gsize n_keep, GError **error);
+
 /* Names of kept capabilities that are not effective now ("" when all are). */
 char *broker_caps_missing (void);
 

@@ -13,6 +13,9 @@ broker_libbroker_core_la_SOURCES = \
 	broker/cleanup.c broker/cleanup.h \
 	broker/cleanup-fs.c broker/cleanup-fs.h \
 	broker/cleanup-tree.c broker/cleanup-tree.h \
+	broker/hosts-block.c broker/hosts-block.h \
+	broker/hosts-file.c broker/hosts-file.h \
+	broker/bindport.c broker/bindport.h \
 	broker/fd-util.h
 broker_libbroker_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_DOMAIN=\"locald-brokerd\"
 broker_libbroker_core_la_LIBADD = $(GLIB_LIBS)
@@ -35,8 +38,20 @@ broker_locald_brokerd_SOURCES = \
 	broker/bus.c broker/bus.h \
 	broker/authz.c broker/authz.h \
 	broker/audit.c broker/audit.h \
+	broker/fdprobe.c broker/fdprobe.h \
+	broker/helper-client.c broker/helper-client.h \
 	broker/memory.c broker/memory.h \
 	broker/selfcheck.c broker/selfcheck.h
-broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
+broker_locald_brokerd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(POLKIT_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
 	-DG_LOG_DOMAIN=\"locald-brokerd\" -DSYSCONFDIR=\"$(sysconfdir)\"
-broker_locald_brokerd_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
+broker_locald_brokerd_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
+
+# locald-broker-helper: the private helpers (net: privileged ports; hosts:
+# the hosts file), each run by its own minimal unit.
+libexec_PROGRAMS += broker/locald-broker-helper
+broker_locald_broker_helper_SOURCES = \
+	broker/helper-main.c \
+	broker/caps.c broker/caps.h
+broker_locald_broker_helper_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS) $(LIBCAP_CFLAGS) \
+	-DG_LOG_DOMAIN=\"locald-broker-helper\"
+broker_locald_broker_helper_LDADD = broker/libbroker-ops.la $(GLIB_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)

@@ -323,7 +323,7 @@ main (int argc, char **argv)
       g_printerr ("locald-brokerd: cannot connect to the system bus: %s\n", g_strerror (-r));
       return EXIT_FAILURE;
     }
-  broker_authz_set_bus (ctx.bus);
+
   r = broker_bus_add_object (&ctx);
   if (r < 0)
     {

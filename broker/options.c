@@ -4,6 +4,8 @@
 #include "options.h"
 
 #include "cgroup.h"
+#include "client/locald-names.h"
+#include "hosts-block.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,46 @@ broker_options_clear (BrokerOptions *options)
 {
   g_clear_pointer (&options->cgroup_root, g_free);
   g_clear_pointer (&options->config_path, g_free);
+  g_clear_pointer (&options->hosts_file, g_free);
+  g_clear_pointer (&options->hosts_suffixes, g_strfreev);
+}
+
+/* The default suffixes, then the configured and the given ones (each
+ * validated, a leading dot dropped, duplicates dropped). */
+static gboolean
+set_hosts_suffixes (BrokerOptions *options, char **configured, char **given, GError **error)
+{
+  static const char *const defaults[] = { HOSTS_DEFAULT_SUFFIXES, NULL };
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+
+  for (const char *const *d = defaults; *d != NULL; d++)
+    g_ptr_array_add (all, g_strdup (*d));
+  for (char **e = configured; e != NULL && *e != NULL; e++)
+    g_ptr_array_add (all, g_strdup (*e));
+  for (char **e = given; e != NULL && *e != NULL; e++)
+    g_ptr_array_add (all, g_strdup (*e));
+  for (guint k = G_N_ELEMENTS (defaults) - 1; k < all->len; k++)
+    {
+      char **e = (char **) &all->pdata[k];
+      const char *suffix = (*e)[0] == '.' ? *e + 1 : *e;
+      gboolean seen = FALSE;
+      if (!hosts_validate_suffix (suffix, error))
+        return FALSE;
+      for (guint i = 0; i < k; i++)
+        seen = seen || g_str_equal (all->pdata[i], suffix);
+      if (seen)
+        g_ptr_array_remove_index (all, k--);
+      else if (suffix != *e)
+        {
+          char *copy = g_strdup (suffix);
+          g_free (*e);
+          *e = copy;
+        }
+    }
+  g_ptr_array_add (all, NULL);
+  g_strfreev (options->hosts_suffixes);
+  options->hosts_suffixes = (char **) g_ptr_array_free (g_steal_pointer (&all), FALSE);
+  return TRUE;
 }
 
 const char *
@@ -94,8 +136,9 @@ load_key_file (const char *path, gboolean required, GKeyFile **ret_key_file, GEr
 gboolean
 broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean *ret_exit, GError **error)
 {
-  gint idle_timeout = -1, kill_timeout = -1;
-  g_autofree char *cgroup_root = NULL, *strategy = NULL, *config = NULL;
+  gint idle_timeout = -1, kill_timeout = -1, hosts_max_names = -1;
+  g_autofree char *cgroup_root = NULL, *strategy = NULL, *config = NULL, *hosts_file = NULL;
+  g_auto (GStrv) hosts_suffixes = NULL, key_suffixes = NULL;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Exit after SECONDS without calls (0: never; default 30)",
@@ -107,6 +150,12 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
     { "kill-timeout", 0, 0, G_OPTION_ARG_INT, &kill_timeout,
       "Wait at most MS for a killed cgroup to empty (default 10000)", "MS" },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Root-owned configuration file", "FILE" },
+    { "hosts-file", 0, 0, G_OPTION_ARG_FILENAME, &hosts_file,
+      "Hosts file SyncHosts rewrites (default: " LOCALD_DEFAULT_HOSTS_FILE "; for tests)", "FILE" },
+    { "hosts-suffix", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hosts_suffixes,
+      "Also allow host names ending in .SUFFIX (besides .localhost and .test; repeatable)", "SUFFIX" },
+    { "hosts-max-names", 0, 0, G_OPTION_ARG_INT, &hosts_max_names,
+      "At most N host names per user (default 64)", "N" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
@@ -138,6 +187,8 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
   options->kill_timeout_ms = BROKER_DEFAULT_KILL_TIMEOUT_MS;
   options->strategy = BROKER_STRATEGY_AUTO;
   options->cgroup_root = g_strdup (BROKER_DEFAULT_CGROUP_ROOT);
+  options->hosts_file = g_strdup (LOCALD_DEFAULT_HOSTS_FILE);
+  options->hosts_max_names = HOSTS_DEFAULT_MAX_NAMES;
 
   if (key_file != NULL)
     {
@@ -164,6 +215,18 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
       s = g_key_file_get_string (key_file, "Broker", "Strategy", NULL);
       if (s != NULL && !parse_strategy (s, &options->strategy, error))
         return FALSE;
+      g_clear_pointer (&s, g_free);
+      s = g_key_file_get_string (key_file, "Broker", "HostsFile", NULL);
+      if (s != NULL)
+        {
+          g_free (options->hosts_file);
+          options->hosts_file = g_steal_pointer (&s);
+        }
+      key_suffixes = g_key_file_get_string_list (key_file, "Broker", "HostsSuffixes", NULL, NULL);
+      v = g_key_file_get_integer (key_file, "Broker", "HostsMaxNames", &local_error);
+      if (local_error == NULL && v > 0)
+        options->hosts_max_names = (guint) v;
+      g_clear_error (&local_error);
     }
 
   if (idle_timeout >= 0)
@@ -178,6 +241,22 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
     }
   if (strategy != NULL && !parse_strategy (strategy, &options->strategy, error))
     return FALSE;
+  if (hosts_file != NULL)
+    {
+      g_free (options->hosts_file);
+      options->hosts_file = g_steal_pointer (&hosts_file);
+    }
+  if (hosts_max_names > 0)
+    options->hosts_max_names = (guint) hosts_max_names;
+  /* The configuration's suffixes and the command line's add up. */
+  if (!set_hosts_suffixes (options, key_suffixes, hosts_suffixes, error))
+    return FALSE;
+  if (!g_path_is_absolute (options->hosts_file))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "The hosts file must be an absolute path: %s",
+                   options->hosts_file);
+      return FALSE;
+    }
 
   return cgroup_validate_root (options->cgroup_root, error);
 }

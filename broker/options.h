@@ -25,6 +25,10 @@ typedef struct {
   BrokerStrategyChoice strategy;
   guint kill_timeout_ms; /* bound on waiting for a killed cgroup to empty */
   char *config_path;
+  /* SyncHosts */
+  char *hosts_file;       /* default /etc/hosts */
+  char **hosts_suffixes;  /* "localhost", "test", then the configured ones */
+  guint hosts_max_names;  /* names one uid may hold */
 } BrokerOptions;
 
 #define BROKER_DEFAULT_IDLE_TIMEOUT_S 30

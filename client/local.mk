@@ -92,9 +92,12 @@ client_localdctl_localdctl_SOURCES = \
 	client/localdctl/commands.c client/localdctl/commands.h \
 	client/localdctl/status.c client/localdctl/status.h \
 	client/localdctl/agent.c client/localdctl/agent.h \
-	client/localdctl/render.c client/localdctl/render.h
+	client/localdctl/render.c client/localdctl/render.h \
+	broker/hosts-file.c broker/hosts-file.h broker/hosts-block.c broker/hosts-block.h \
+	broker/broker-error.c broker/broker-error.h broker/fd-util.h
 client_localdctl_localdctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client -DG_LOG_DOMAIN=\"localdctl\" \
 	-DLOCALDCTL_BROKER_PATH=\"$(libexecdir)/locald-brokerd\" \
+	-DLOCALDCTL_HELPER_PATH=\"$(libexecdir)/locald-broker-helper\" \
 	-DLOCALDCTL_ACTIVATION_FILE=\"$(dbussystemservicesdir)/dev.locald.Broker1.service\" \
 	-DLOCALDCTL_BUS_POLICY=\"$(dbuspolicydir)/dev.locald.Broker1.conf\" \
 	-DLOCALDCTL_POLKIT_ACTIONS=\"$(polkitactionsdir)/dev.locald.broker.policy\" \

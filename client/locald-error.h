@@ -38,6 +38,7 @@ G_BEGIN_DECLS
  * @LOCALD_ERROR_BUSY: the cgroup did not become empty in time
  * @LOCALD_ERROR_SERVICE_UNKNOWN: the broker is not installed or not activatable
  * @LOCALD_ERROR_TIMED_OUT: the broker did not answer in time
+ * @LOCALD_ERROR_ADDRESS_IN_USE: BindPort: something else holds the address and port
  *
  * Error codes in the %LOCALD_ERROR domain.
  */
@@ -58,6 +59,7 @@ typedef enum
   LOCALD_ERROR_BUSY,
   LOCALD_ERROR_SERVICE_UNKNOWN,
   LOCALD_ERROR_TIMED_OUT,
+  LOCALD_ERROR_ADDRESS_IN_USE,
 } LocaldError;
 
 GQuark locald_error_quark (void);

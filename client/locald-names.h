@@ -23,6 +23,9 @@
 #define LOCALD_ACTION_KILL_CGROUP  LOCALD_ACTION_PREFIX "kill-cgroup"
 #define LOCALD_ACTION_CLEANUP_PATH LOCALD_ACTION_PREFIX "cleanup-path"
 #define LOCALD_ACTION_JOIN_CGROUP  LOCALD_ACTION_PREFIX "join-cgroup"
+#define LOCALD_ACTION_BIND_PORT    LOCALD_ACTION_PREFIX "bind-port"
+#define LOCALD_ACTION_BIND_PORT_PUBLIC LOCALD_ACTION_PREFIX "bind-port-public"
+#define LOCALD_ACTION_SYNC_HOSTS   LOCALD_ACTION_PREFIX "sync-hosts"
 
 /* polkitd's authority: the broker asks it on every call (and the benchmarks
  * ask it directly, for the floor). */
@@ -41,10 +44,33 @@
 #define LOCALD_DBUS_ERROR_NOT_SET_UP                LOCALD_DBUS_ERROR_PREFIX "NotSetUp"
 #define LOCALD_DBUS_ERROR_UNSUPPORTED               LOCALD_DBUS_ERROR_PREFIX "Unsupported"
 #define LOCALD_DBUS_ERROR_BUSY                      LOCALD_DBUS_ERROR_PREFIX "Busy"
+#define LOCALD_DBUS_ERROR_ADDRESS_IN_USE            LOCALD_DBUS_ERROR_PREFIX "AddressInUse"
 /* The standard ones the broker uses. */
 #define LOCALD_DBUS_ERROR_ACCESS_DENIED             "org.freedesktop.DBus.Error.AccessDenied"
 #define LOCALD_DBUS_ERROR_INTERACTIVE_REQUIRED      "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 #define LOCALD_DBUS_ERROR_INVALID_ARGS              "org.freedesktop.DBus.Error.InvalidArgs"
+
+/* The broker's private helpers (locald-broker-helper): root-only bus names
+ * that only root may call; the broker calls them after polkit said yes.
+ * "net" binds privileged ports, "hosts" rewrites the hosts file. */
+#define LOCALD_HELPER_NET_BUS_NAME    LOCALD_BROKER_BUS_NAME ".Net"
+#define LOCALD_HELPER_NET_OBJECT_PATH LOCALD_BROKER_OBJECT_PATH "/Net"
+#define LOCALD_HELPER_NET_INTERFACE   LOCALD_BROKER_INTERFACE ".Net"
+#define LOCALD_HELPER_HOSTS_BUS_NAME    LOCALD_BROKER_BUS_NAME ".Hosts"
+#define LOCALD_HELPER_HOSTS_OBJECT_PATH LOCALD_BROKER_OBJECT_PATH "/Hosts"
+#define LOCALD_HELPER_HOSTS_INTERFACE   LOCALD_BROKER_INTERFACE ".Hosts"
+
+/* The unicast signal BindPort sends its caller, carrying one file
+ * descriptor, before anything else: the bus refuses it with
+ * org.freedesktop.DBus.Error.NotSupported when the caller's connection did
+ * not negotiate Unix fd passing, so the broker learns that before it binds
+ * anything. Callers may ignore it (it is not part of dev.locald.Broker1). */
+#define LOCALD_FD_PROBE_INTERFACE LOCALD_BROKER_INTERFACE ".FdProbe"
+#define LOCALD_FD_PROBE_MEMBER    "Probe"
+#define LOCALD_DBUS_ERROR_NOT_SUPPORTED "org.freedesktop.DBus.Error.NotSupported"
+
+/* The default hosts file of SyncHosts (the broker's --hosts-file). */
+#define LOCALD_DEFAULT_HOSTS_FILE "/etc/hosts"
 
 /* Problem ids of the broker's SelfCheck. */
 #define LOCALD_PROBLEM_CGROUP_V2              "cgroup.v2"

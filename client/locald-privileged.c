@@ -17,6 +17,9 @@
 #include "client/locald-broker1-stub.h"
 #include "client/locald-fastpath-private.h"
 
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
+
 G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
 
 #define BROKER_NAME      LOCALD_BROKER_BUS_NAME
@@ -838,11 +841,26 @@ method_precheck (LocaldPrivileged *self, const char *method, const char *arg_nam
   return TRUE;
 }
 
+/* Fails @task at once, without a call, if @self was not made by
+ * acquisition or may only set up and @method is not SetupCgroupRoot
+ * (NOT_READY). Returns the connection to call on, or %NULL. */
+static GDBusConnection *
+method_call_check (LocaldPrivileged *self, GTask *task, const char *method)
+{
+  GError *error = NULL;
+
+  if (!method_precheck (self, method, NULL, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return NULL;
+    }
+  return self->connection;
+}
+
 /* Calls @method in a task tagged @source_tag, with no argument, or with the
  * one string @arg (named @arg_name in errors) if it is not %NULL. Fails at
- * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), if @self was not
- * made by acquisition (NOT_READY), or if @self may only set up and @method is
- * not SetupCgroupRoot (NOT_READY). */
+ * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), or as
+ * method_call_check() says. */
 static void
 method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method,
                    const char *arg_name, const char *arg,
@@ -1395,4 +1413,211 @@ locald_privileged_join_cgroup (LocaldPrivileged *self, const char *cgroup, GCanc
   sync_call_begin (&call);
   locald_privileged_join_cgroup_async (self, cgroup, cancellable, store_result_cb, &call.result);
   return locald_privileged_join_cgroup_finish (self, sync_call_wait (&call), error);
+}
+
+/* ---- BindPort ------------------------------------------------------------ */
+
+static void
+bind_port_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  gint32 index = -1;
+  int fd;
+  GSocket *socket;
+
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, _locald_error_from_call (g_steal_pointer (&error)));
+      return;
+    }
+  g_variant_get (reply, "(h)", &index);
+  if (fds == NULL || index < 0 || index >= g_unix_fd_list_get_length (fds))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED,
+                               "The broker's BindPort reply carried no socket");
+      return;
+    }
+  fd = g_unix_fd_list_get (fds, index, &error); /* a close-on-exec copy */
+  if (fd < 0)
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED, "Cannot take the bound socket: %s",
+                               error->message);
+      return;
+    }
+  socket = g_socket_new_from_fd (fd, &error);
+  if (socket == NULL)
+    {
+      close (fd);
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED, "The broker returned no usable socket: %s",
+                               error->message);
+      return;
+    }
+  g_task_return_pointer (task, socket, g_object_unref);
+}
+
+/**
+ * locald_privileged_bind_port_async:
+ * @self: a #LocaldPrivileged
+ * @address: a numeric IPv4 or IPv6 address ("127.0.0.1", "::1", "0.0.0.0")
+ * @port: a port below the host's net.ipv4.ip_unprivileged_port_start
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Asks the broker for a TCP socket bound to @address:@port. Loopback
+ * addresses are allowed by default; any other address needs an
+ * administrator (polkit action dev.locald.broker.bind-port-public).
+ */
+void
+locald_privileged_bind_port_async (LocaldPrivileged *self, const char *address, guint16 port,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GVariantType) reply_type = NULL;
+  GDBusConnection *connection;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (address != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_bind_port_async);
+  if (!g_utf8_validate (address, -1, NULL))
+    {
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "The address is not valid UTF-8");
+      return;
+    }
+  if ((connection = method_call_check (self, task, "BindPort")) == NULL)
+    return;
+  reply_type = reply_type_for ("BindPort");
+  g_dbus_connection_call_with_unix_fd_list (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE, "BindPort",
+                                            g_variant_new ("(sq)", address, port), reply_type, method_flags (self),
+                                            method_timeout (self), NULL, cancellable, bind_port_cb,
+                                            g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_bind_port_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the bound socket, not listening yet
+ *   (call g_socket_listen()), or %NULL with @error (e.g.
+ *   %LOCALD_ERROR_ADDRESS_IN_USE, %LOCALD_ERROR_INVALID_ARGS for a port that
+ *   needs no privilege)
+ */
+GSocket *
+locald_privileged_bind_port_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_bind_port_async, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * locald_privileged_bind_port:
+ * @self: a #LocaldPrivileged
+ * @address: a numeric IPv4 or IPv6 address
+ * @port: a privileged port
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Synchronous locald_privileged_bind_port_async().
+ *
+ * Returns: (transfer full) (nullable): the bound socket, not listening yet
+ */
+GSocket *
+locald_privileged_bind_port (LocaldPrivileged *self, const char *address, guint16 port, GCancellable *cancellable,
+                             GError **error)
+{
+  g_auto(SyncCall) call = { NULL, NULL };
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
+  g_return_val_if_fail (address != NULL, NULL); /* the async call would never complete */
+  sync_call_begin (&call);
+  locald_privileged_bind_port_async (self, address, port, cancellable, store_result_cb, &call.result);
+  return locald_privileged_bind_port_finish (self, sync_call_wait (&call), error);
+}
+
+/* ---- SyncHosts ----------------------------------------------------------- */
+
+/**
+ * locald_privileged_sync_hosts_async:
+ * @self: a #LocaldPrivileged
+ * @names: (array zero-terminated=1): host names ending in .localhost or .test
+ *   (or a suffix the broker's configuration allows); empty removes your block
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Makes your block of the hosts file point exactly @names at 127.0.0.1 and
+ * ::1.
+ */
+void
+locald_privileged_sync_hosts_async (LocaldPrivileged *self, const char *const *names, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GDBusConnection *connection;
+
+  g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
+  g_return_if_fail (names != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, locald_privileged_sync_hosts_async);
+  for (const char *const *n = names; *n != NULL; n++)
+    if (!g_utf8_validate (*n, -1, NULL))
+      {
+        g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "A host name is not valid UTF-8");
+        return;
+      }
+  if ((connection = method_call_check (self, task, "SyncHosts")) == NULL)
+    return;
+  broker_call (connection, "SyncHosts", g_variant_new ("(^as)", names), method_flags (self),
+               method_timeout (self), cancellable, method_call_cb, g_steal_pointer (&task));
+}
+
+/**
+ * locald_privileged_sync_hosts_finish:
+ * @self: a #LocaldPrivileged
+ * @result: the #GAsyncResult
+ * @out_count: (out) (optional): names in your block now
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_sync_hosts_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_count,
+                                     GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_sync_hosts_async, FALSE);
+  return method_call_finish (result, error, "(u)", out_count);
+}
+
+/**
+ * locald_privileged_sync_hosts:
+ * @self: a #LocaldPrivileged
+ * @names: (array zero-terminated=1): host names; empty removes your block
+ * @out_count: (out) (optional): names in your block now
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+locald_privileged_sync_hosts (LocaldPrivileged *self, const char *const *names, guint *out_count,
+                              GCancellable *cancellable, GError **error)
+{
+  g_auto(SyncCall) call = { NULL, NULL };
+
+  g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
+  g_return_val_if_fail (names != NULL, FALSE); /* the async call would never complete */
+  sync_call_begin (&call);
+  locald_privileged_sync_hosts_async (self, names, cancellable, store_result_cb, &call.result);
+  return locald_privileged_sync_hosts_finish (self, sync_call_wait (&call), out_count, error);
 }

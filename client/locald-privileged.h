@@ -157,4 +157,34 @@ char    *locald_privileged_join_cgroup_finish (LocaldPrivileged    *self,
                                                GAsyncResult        *result,
                                                GError             **error);
 
+GSocket *locald_privileged_bind_port        (LocaldPrivileged    *self,
+                                            const char          *address,
+                                            guint16              port,
+                                            GCancellable        *cancellable,
+                                            GError             **error);
+void     locald_privileged_bind_port_async  (LocaldPrivileged    *self,
+                                            const char          *address,
+                                            guint16              port,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+GSocket *locald_privileged_bind_port_finish (LocaldPrivileged    *self,
+                                            GAsyncResult        *result,
+                                            GError             **error);
+
+gboolean locald_privileged_sync_hosts        (LocaldPrivileged    *self,
+                                              const char * const  *names,
+                                              guint               *out_count,
+                                              GCancellable        *cancellable,
+                                              GError             **error);
+void     locald_privileged_sync_hosts_async  (LocaldPrivileged    *self,
+                                              const char * const  *names,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+gboolean locald_privileged_sync_hosts_finish (LocaldPrivileged    *self,
+                                              GAsyncResult        *result,
+                                              guint               *out_count,
+                                              GError             **error);
+
 G_END_DECLS

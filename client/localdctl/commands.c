@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* doctor, setup, kill, cleanup: acquire the capability, call, render. */
+/* doctor, setup, kill, cleanup, run, bind, hosts: acquire the capability,
+ * call, render. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include "broker/hosts-file.h"
 
 #include "client/localdctl/agent.h"
 #include "client/localdctl/commands.h"
@@ -261,11 +266,12 @@ out:
 }
 
 /* A privileged call whose answer is a count, with the same signature for
- * every such method. */
-typedef gboolean (*CountCall) (LocaldPrivileged *cap, const char *arg, guint64 *out_count, GError **error);
+ * every such method; arg is the method's argument (a string, or a string
+ * array for hosts sync). */
+typedef gboolean (*CountCall) (LocaldPrivileged *cap, gconstpointer arg, guint64 *out_count, GError **error);
 
 static gboolean
-kill_call (LocaldPrivileged *cap, const char *cgroup, guint64 *out_count, GError **error)
+kill_call (LocaldPrivileged *cap, gconstpointer cgroup, guint64 *out_count, GError **error)
 {
   guint killed = 0;
 
@@ -276,7 +282,7 @@ kill_call (LocaldPrivileged *cap, const char *cgroup, guint64 *out_count, GError
 }
 
 static gboolean
-cleanup_call (LocaldPrivileged *cap, const char *path, guint64 *out_count, GError **error)
+cleanup_call (LocaldPrivileged *cap, gconstpointer path, guint64 *out_count, GError **error)
 {
   return locald_privileged_cleanup_path (cap, path, out_count, NULL, error);
 }
@@ -284,7 +290,7 @@ cleanup_call (LocaldPrivileged *cap, const char *path, guint64 *out_count, GErro
 /* Acquires, makes the call (once more if the session says to retry), and
  * prints the count as member (JSON) or a bare number. */
 static int
-run_count_command (const LocaldctlOptions *opts, const char *command, CountCall call, const char *arg,
+run_count_command (const LocaldctlOptions *opts, const char *command, CountCall call, gconstpointer arg,
                    const char *member)
 {
   Session s;
@@ -368,4 +374,142 @@ out:
     g_printerr ("localdctl: cannot run %s: %s\n", command[0], g_strerror (e));
     return e == ENOENT ? LOCALDCTL_EXIT_NOT_FOUND : LOCALDCTL_EXIT_CANNOT_EXEC;
   }
+}
+
+#define LISTEN_FDS_START 3
+
+void
+localdctl_reserve_fd3 (void)
+{
+  int fd;
+
+  if (fcntl (LISTEN_FDS_START, F_GETFD) >= 0)
+    return; /* inherited: it is replaced at exec, and nothing here uses it */
+  fd = open ("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd >= 0 && fd != LISTEN_FDS_START)
+    {
+      (void) dup3 (fd, LISTEN_FDS_START, O_CLOEXEC);
+      close (fd);
+    }
+}
+
+int
+localdctl_cmd_bind (const LocaldctlOptions *opts, const char *address, const char *port_text, char **command)
+{
+  Session s;
+  g_autoptr(LocaldPrivileged) cap = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autofree char *pid_text = NULL;
+  guint64 port = 0;
+  int code = LOCALDCTL_EXIT_OK;
+
+  if (!g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
+    {
+      g_printerr ("localdctl: bind: '%s' is not a port (1-65535)\n", port_text);
+      return LOCALDCTL_EXIT_USAGE;
+    }
+  session_init (&s, opts);
+  cap = session_acquire (&s, &code);
+  if (cap == NULL)
+    goto out;
+  socket = locald_privileged_bind_port (cap, address, (guint16) port, NULL, &error);
+  if (socket == NULL && session_should_retry (&s, cap, error))
+    {
+      g_clear_error (&error);
+      socket = locald_privileged_bind_port (cap, address, (guint16) port, NULL, &error);
+    }
+  if (socket == NULL)
+    code = report_call_error (&s, "bind", error);
+  else if (!g_socket_listen (socket, &error))
+    {
+      g_printerr ("localdctl: bind: cannot listen on the socket: %s\n", error->message);
+      code = LOCALDCTL_EXIT_FAILURE;
+    }
+out:
+  session_finish (&s);
+  if (code != LOCALDCTL_EXIT_OK)
+    return code;
+
+  /* As systemd's socket activation: the listening socket is fd 3 (held by
+   * /dev/null until now, see localdctl_reserve_fd3()), LISTEN_FDS=1 and
+   * LISTEN_PID is the command's pid, which is this one (exec in place). */
+  g_clear_object (&cap);
+  if (dup2 (g_socket_get_fd (socket), LISTEN_FDS_START) < 0)
+    {
+      int e = errno;
+      g_printerr ("localdctl: bind: cannot pass the socket as fd 3: %s\n", g_strerror (e));
+      return LOCALDCTL_EXIT_FAILURE;
+    }
+  /* GSocket made it non-blocking (a flag of the shared open file); systemd
+   * hands over blocking sockets, and servers that expect them block in
+   * accept(). */
+  {
+    int flags = fcntl (LISTEN_FDS_START, F_GETFL);
+    if (flags < 0 || fcntl (LISTEN_FDS_START, F_SETFL, flags & ~O_NONBLOCK) < 0)
+      {
+        int e = errno;
+        g_printerr ("localdctl: bind: cannot make the socket blocking: %s\n", g_strerror (e));
+        return LOCALDCTL_EXIT_FAILURE;
+      }
+  }
+  pid_text = g_strdup_printf ("%d", (int) getpid ());
+  setenv ("LISTEN_FDS", "1", 1);
+  setenv ("LISTEN_PID", pid_text, 1);
+  unsetenv ("LISTEN_FDNAMES");
+  if (opts->verbose)
+    g_printerr ("localdctl: listening on %s port %u as fd 3\n", address, (unsigned) port);
+  execvp (command[0], command);
+  {
+    int e = errno;
+    g_printerr ("localdctl: cannot run %s: %s\n", command[0], g_strerror (e));
+    return e == ENOENT ? LOCALDCTL_EXIT_NOT_FOUND : LOCALDCTL_EXIT_CANNOT_EXEC;
+  }
+}
+
+static gboolean
+hosts_sync_call (LocaldPrivileged *cap, gconstpointer names, guint64 *out_count, GError **error)
+{
+  guint count = 0;
+
+  if (!locald_privileged_sync_hosts (cap, names, &count, NULL, error))
+    return FALSE;
+  *out_count = count;
+  return TRUE;
+}
+
+int
+localdctl_cmd_hosts_sync (const LocaldctlOptions *opts, char **names)
+{
+  static const char *const none[] = { NULL };
+
+  return run_count_command (opts, names != NULL ? "hosts sync" : "hosts clear", hosts_sync_call,
+                            names != NULL ? (gconstpointer) names : none, "count");
+}
+
+int
+localdctl_cmd_hosts_list (const LocaldctlOptions *opts)
+{
+  g_autoptr(GError) error = NULL;
+  const char *path = opts->hosts_file != NULL ? opts->hosts_file : LOCALD_DEFAULT_HOSTS_FILE;
+  g_auto(GStrv) names = hosts_file_list (path, getuid (), &error);
+
+  if (names == NULL)
+    {
+      g_printerr ("localdctl: hosts list: %s\n", error->message);
+      return LOCALDCTL_EXIT_FAILURE;
+    }
+  if (opts->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_array (b);
+      for (char **n = names; *n != NULL; n++)
+        json_builder_add_string_value (b, *n);
+      json_builder_end_array (b);
+      print_json_object ("names", json_builder_get_root (b), NULL);
+    }
+  else
+    for (char **n = names; *n != NULL; n++)
+      printf ("%s\n", *n);
+  return LOCALDCTL_EXIT_OK;
 }

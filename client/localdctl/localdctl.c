@@ -19,6 +19,12 @@ static const char summary[] =
   "  kill CGROUP       Kill every process in CGROUP (relative to your subtree)\n"
   "  cleanup PATH      Remove a tree beneath a .locald directory you own\n"
   "  run CGROUP -- CMD...  Move into CGROUP (below your subtree) and run CMD there\n"
+  "  bind ADDRESS PORT -- CMD...  Get a privileged port bound by the broker and run\n"
+  "                    CMD with it listening as fd 3 (LISTEN_FDS=1, LISTEN_PID)\n"
+  "  hosts sync NAME...  Point exactly these names at 127.0.0.1 and ::1 (your block\n"
+  "                    of the hosts file; .localhost and .test names)\n"
+  "  hosts list        Show the names of your block (reads the file, no privilege)\n"
+  "  hosts clear       Remove your block\n"
   "  status            Check that the installation is whole and consistent\n"
   "\n"
   "Exit status: 0 ok, 1 failure or critical problem, 2 usage error,\n"
@@ -43,6 +49,8 @@ main (int argc, char **argv)
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "Show evidence and facts", NULL },
     { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &opts.no_ask_password,
       "Never ask for a password; fail if authentication would be needed", NULL },
+    { "hosts-file", 0, 0, G_OPTION_ARG_FILENAME, &opts.hosts_file,
+      "hosts list: read FILE instead of /etc/hosts", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "COMMAND [ARG]" },
     { NULL }
@@ -52,6 +60,7 @@ main (int argc, char **argv)
   const char *command;
   guint n_args;
 
+  localdctl_reserve_fd3 ();
   setlocale (LC_ALL, "");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context, "Talk to locald-brokerd, locald's privileged helper.");
@@ -84,6 +93,25 @@ main (int argc, char **argv)
   if (g_str_equal (command, "run") && n_args >= 2 && *args[1] != '\0')
     return localdctl_cmd_run (&opts, args[1], args + 2);
 
+  if (g_str_equal (command, "bind") && n_args >= 3 && *args[1] != '\0')
+    {
+      char **cmd = args + 3;
+      if (cmd[0] != NULL && g_str_equal (cmd[0], "--"))
+        cmd++;
+      if (cmd[0] != NULL)
+        return localdctl_cmd_bind (&opts, args[1], args[2], cmd);
+    }
+  if (g_str_equal (command, "hosts") && n_args >= 2 && g_str_equal (args[1], "sync"))
+    return localdctl_cmd_hosts_sync (&opts, args + 2);
+  if (g_str_equal (command, "hosts") && n_args == 1 && g_str_equal (args[1], "clear"))
+    return localdctl_cmd_hosts_sync (&opts, NULL);
+  if (g_str_equal (command, "hosts") && n_args == 1 && g_str_equal (args[1], "list"))
+    return localdctl_cmd_hosts_list (&opts);
+
+  if (g_str_equal (command, "bind"))
+    return usage_error (context, "bind takes an address, a port and a command: bind ADDRESS PORT -- CMD...");
+  if (g_str_equal (command, "hosts"))
+    return usage_error (context, "hosts takes 'sync NAME...', 'list' or 'clear'");
   if (g_str_equal (command, "run"))
     return usage_error (context, "run takes a cgroup relative to your subtree and a command: run CGROUP -- CMD...");
   if (g_str_equal (command, "kill"))

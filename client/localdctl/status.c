@@ -75,14 +75,16 @@ check_activation (Check *c)
 int
 localdctl_cmd_status (const LocaldctlOptions *opts)
 {
-  static const char *const policy_needles[] = { LOCALD_BROKER_BUS_NAME, NULL };
+  static const char *const policy_needles[] = { LOCALD_BROKER_BUS_NAME, LOCALD_HELPER_NET_BUS_NAME,
+                                                LOCALD_HELPER_HOSTS_BUS_NAME, NULL };
   static const char *const action_needles[] = {
     LOCALD_ACTION_SELF_CHECK, LOCALD_ACTION_SETUP_CGROUP, LOCALD_ACTION_KILL_CGROUP,
-    LOCALD_ACTION_CLEANUP_PATH, LOCALD_ACTION_JOIN_CGROUP, NULL
+    LOCALD_ACTION_CLEANUP_PATH, LOCALD_ACTION_JOIN_CGROUP, LOCALD_ACTION_BIND_PORT,
+    LOCALD_ACTION_BIND_PORT_PUBLIC, LOCALD_ACTION_SYNC_HOSTS, NULL
   };
   static const char *const unit_needles[] = { "BusName=" LOCALD_BROKER_BUS_NAME, NULL };
   static const char *const xml_needles[] = { "interface name=\"" LOCALD_BROKER_INTERFACE "\"", NULL };
-  Check checks[6] = { 0 };
+  Check checks[7] = { 0 };
   g_autoptr(LocaldReport) report = NULL;
   g_autoptr(LocaldPrivileged) cap = NULL;
   g_autoptr(GError) error = NULL;
@@ -99,6 +101,11 @@ localdctl_cmd_status (const LocaldctlOptions *opts)
   check_file (&checks[3], "polkit actions", LOCALDCTL_POLKIT_ACTIONS, action_needles);
   check_file (&checks[4], "systemd unit", LOCALDCTL_SYSTEMD_UNIT, unit_needles);
   check_file (&checks[5], "interface XML", LOCALDCTL_INTERFACE_XML, xml_needles);
+  /* BindPort and SyncHosts run in the broker's helper (its own units). */
+  checks[6].name = "helper executable";
+  checks[6].path = LOCALDCTL_HELPER_PATH;
+  checks[6].ok = g_file_test (checks[6].path, G_FILE_TEST_IS_EXECUTABLE);
+  checks[6].detail = g_strdup (checks[6].ok ? "ok" : "missing or not executable");
   for (size_t i = 0; i < G_N_ELEMENTS (checks); i++)
     whole = whole && checks[i].ok;
 

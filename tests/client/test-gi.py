@@ -115,7 +115,9 @@ def test_unacquired_not_ready():
     cap = LocaldBroker.Privileged()
     for call in (lambda: cap.kill_cgroup("svc/web", None),
                  lambda: cap.cleanup_path("/tmp/.locald/x", None),
-                 lambda: cap.setup_cgroup_root(None)):
+                 lambda: cap.setup_cgroup_root(None),
+                 lambda: cap.bind_port("127.0.0.1", 80, None),
+                 lambda: cap.sync_hosts(["web.localhost"], None)):
         try:
             call()
         except GLib.Error as e:

@@ -75,6 +75,17 @@ test_usage (void)
   assert_usage ((const char *const[]) { "doctor", "extra", NULL });
   assert_usage ((const char *const[]) { "setup", "extra", NULL });
   assert_usage ((const char *const[]) { "status", "extra", NULL });
+  assert_usage ((const char *const[]) { "bind", NULL });
+  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "80", NULL });
+  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "80", "--", NULL });
+  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "http", "--", "true", NULL });
+  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "0", "--", "true", NULL });
+  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "65536", "--", "true", NULL });
+  assert_usage ((const char *const[]) { "hosts", NULL });
+  assert_usage ((const char *const[]) { "hosts", "sync", NULL });
+  assert_usage ((const char *const[]) { "hosts", "list", "extra", NULL });
+  assert_usage ((const char *const[]) { "hosts", "clear", "extra", NULL });
+  assert_usage ((const char *const[]) { "hosts", "frobnicate", NULL });
 }
 
 static void
@@ -112,6 +123,9 @@ check_commands (const char *bus)
     (const char *const[]) { "kill", "svc/web", NULL },
     (const char *const[]) { "cleanup", "/home/u/.locald/x", NULL },
     (const char *const[]) { "--json", "kill", "svc/web", NULL },
+    (const char *const[]) { "bind", "127.0.0.1", "80", "--", "true", NULL },
+    (const char *const[]) { "hosts", "sync", "web.localhost", NULL },
+    (const char *const[]) { "hosts", "clear", NULL },
   };
   g_auto(Run) d = { 0 };
   g_auto(Run) s = { 0 };

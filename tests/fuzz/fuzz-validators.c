@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Fuzz target for everything that parses caller- or kernel-supplied text
- * before the daemon acts: the CleanupPath and KillCgroup argument validators
- * and the mountinfo parser. Besides "no crash, no sanitizer report" it checks
+ * before the daemon acts: the CleanupPath and KillCgroup argument validators,
+ * the mountinfo parser, SyncHosts's host names and hosts file rewriter, and
+ * BindPort's address parser. Besides "no crash, no sanitizer report" it checks
  * that whatever a validator accepts really has the shape the operations rely
  * on, so a validator bug shows up as an abort, not as a quiet hole.
  *
@@ -13,9 +14,11 @@
  */
 #include "config.h"
 
+#include "bindport.h"
 #include "broker-error.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "hosts-block.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -98,6 +101,57 @@ check_mountinfo (const uint8_t *data, size_t size)
   close (fd);
 }
 
+static const char *const fuzz_suffixes[] = { "localhost", "test", NULL };
+
+static void
+check_host_name (const char *s)
+{
+  if (!hosts_validate_name (s, fuzz_suffixes, NULL))
+    return;
+  /* Accepted: what may go into a hosts file line, nothing else. */
+  g_assert_cmpuint (strlen (s), <=, HOSTS_NAME_MAX);
+  g_assert_true (g_str_has_suffix (s, ".localhost") || g_str_has_suffix (s, ".test"));
+  for (const char *p = s; *p; p++)
+    g_assert_true ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.');
+  g_assert_null (strstr (s, ".."));
+}
+
+/* The input is a hosts file: rewriting uid 1000's block either refuses, or
+ * yields a file with exactly that block, and removing it again gives back
+ * a file without it. */
+static void
+check_hosts_rewrite (const uint8_t *data, size_t size)
+{
+  const char *const names[] = { "a.test", "b.localhost", NULL };
+  const char *const none[] = { NULL };
+  gsize len = 0, len2 = 0;
+  g_autofree char *out = hosts_rewrite ((const char *) data, size, 1000, names, &len, NULL);
+
+  if (out == NULL)
+    return;
+  g_auto (GStrv) got = hosts_block_names (out, len, 1000, NULL);
+  g_assert_nonnull (got);
+  g_assert_cmpuint (g_strv_length (got), ==, 2);
+  g_assert_cmpstr (got[0], ==, "a.test");
+  g_autofree char *back = hosts_rewrite (out, len, 1000, none, &len2, NULL);
+  g_assert_nonnull (back);
+  g_auto (GStrv) gone = hosts_block_names (back, len2, 1000, NULL);
+  g_assert_nonnull (gone);
+  g_assert_cmpuint (g_strv_length (gone), ==, 0);
+}
+
+static void
+check_address (const char *s)
+{
+  BindPortTarget t;
+  if (!bindport_parse (s, 80, &t, NULL))
+    return;
+  g_assert_true (t.family == AF_INET || t.family == AF_INET6);
+  g_assert_null (strchr (s, '%'));
+  g_assert_null (strchr (s, '['));
+  g_assert_true (g_utf8_validate (t.text, -1, NULL));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -105,7 +159,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
 
   /* The first byte picks the target; the rest is the input. */
-  const uint8_t selector = data[0] % 3;
+  const uint8_t selector = data[0] % 6;
   g_autofree char *text = g_strndup ((const char *) data + 1, size - 1);
 
   switch (selector)
@@ -116,8 +170,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     case 1:
       check_cgroup_relative (text);
       break;
-    default:
+    case 2:
       check_mountinfo (data + 1, size - 1);
+      break;
+    case 3:
+      check_host_name (text);
+      break;
+    case 4:
+      check_hosts_rewrite (data + 1, size - 1);
+      break;
+    default:
+      check_address (text);
       break;
     }
   return 0;

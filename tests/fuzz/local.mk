@@ -4,7 +4,8 @@
 # coverage-guided binary.
 fuzz_validators_sources = \
 	tests/fuzz/fuzz-validators.c \
-	broker/cleanup.c broker/cleanup-fs.c broker/cleanup-tree.c broker/cgroup.c broker/broker-error.c
+	broker/cleanup.c broker/cleanup-fs.c broker/cleanup-tree.c broker/cgroup.c broker/broker-error.c \
+	broker/hosts-block.c broker/bindport.c
 
 check_PROGRAMS += tests/fuzz/fuzz-validators
 TESTS += tests/fuzz/fuzz-validators

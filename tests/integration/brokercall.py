@@ -18,6 +18,16 @@ brokertest.py starts it as an unprivileged test user inside the sandbox
                 {"op": "raw", "dest": D, "path": P, "interface": I, "method": M,
                  "signature": S, "args": [...]}
                 {"op": "reconnect"}    new connection (new unique name)
+                {"op": "call_fds", ...as "call"...}   a call whose reply carries
+                       file descriptors: they are kept here, and the answer's
+                       "fds" lists their ids
+                {"op": "listen", "fd": ID}   listen() on a kept socket; answers
+                       its local address [host, port]
+                {"op": "accept", "fd": ID, "send": TEXT, "timeout": ms}
+                       accepts one connection on it, sends TEXT, closes it
+                {"op": "fd_info", "fd": ID}  inode, SO_REUSEADDR, type and
+                       listening state of a kept socket
+                {"op": "close", "fd": ID}
                 {"op": "emit", "dest": D, "path": P, "interface": I, "signal": N,
                  "signature": S, "args": [...]}   a signal unicast to D (flushed)
 
@@ -28,6 +38,7 @@ The bus is the system bus, i.e. DBUS_SYSTEM_BUS_ADDRESS.
 
 import json
 import os
+import socket
 import sys
 
 import gi
@@ -86,9 +97,71 @@ def dbus_call(conn, dest, path, interface, method, signature, args,
     return {"ok": True, "value": _plain(reply.unpack()) if reply is not None else []}
 
 
+_kept = {}
+
+
+def call_fds(conn, req):
+    flags = Gio.DBusCallFlags.NONE
+    if req.get("interactive"):
+        flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
+    try:
+        reply, fd_list = conn.call_with_unix_fd_list_sync(
+            BUS_NAME, OBJECT_PATH, INTERFACE, req["method"],
+            _variant(req.get("signature", ""), req.get("args", [])), None, flags,
+            int(req.get("timeout", 25000)), None, None)
+    except GLib.Error as e:
+        name = Gio.DBusError.get_remote_error(e)
+        if name:
+            Gio.DBusError.strip_remote_error(e)
+        else:
+            name = "%s:%d" % (GLib.quark_to_string(e.domain), e.code)
+        return {"ok": False, "error": name, "message": e.message}
+    ids = []
+    for fd in (fd_list.steal_fds() if fd_list is not None else []):
+        sock = socket.socket(fileno=fd)
+        _kept[fd] = sock
+        ids.append(fd)
+    return {"ok": True, "value": _plain(reply.unpack()), "fds": ids}
+
+
+def fd_op(req):
+    op = req["op"]
+    sock = _kept.get(req.get("fd"))
+    if sock is None:
+        return {"ok": False, "error": "brokercall.NoSuchFd", "message": "no kept fd %r" % req.get("fd")}
+    try:
+        if op == "listen":
+            sock.listen(16)
+            return {"ok": True, "value": list(sock.getsockname()[:2])}
+        if op == "accept":
+            sock.settimeout(req.get("timeout", 10000) / 1000.0)
+            peer, _ = sock.accept()
+            with peer:
+                peer.sendall(req.get("send", "").encode())
+            return {"ok": True, "value": True}
+        if op == "fd_info":
+            return {"ok": True, "value": {
+                "inode": os.fstat(sock.fileno()).st_ino,
+                "reuseaddr": sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR),
+                "type": sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE),
+                "listening": sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN),
+                "family": sock.family,
+                "sockname": list(sock.getsockname()[:2])}}
+        if op == "close":
+            _kept.pop(req["fd"]).close()
+            return {"ok": True, "value": True}
+    except OSError as e:
+        return {"ok": False, "error": "brokercall.OSError", "message": str(e)}
+    return {"ok": False, "error": "brokercall.BadRequest", "message": "unknown op %r" % op}
+
+
 def handle(conn, req):
     op = req.get("op", "call")
     timeout = req.get("timeout", 25000)
+    if op == "call_fds":
+        return call_fds(conn, req)
+    if op in ("listen", "accept", "fd_info", "close"):
+        return fd_op(req)
     if op == "call":
         return dbus_call(conn, BUS_NAME, OBJECT_PATH, INTERFACE, req["method"],
                          req.get("signature", ""), req.get("args", []),

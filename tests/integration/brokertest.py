@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import taprun  # noqa: E402  (tests/lib)
+import memcheck  # noqa: E402  (the memory-checked runs' final check)
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 BROKERCALL = os.path.join(HERE, "brokercall.py")
@@ -96,6 +97,7 @@ class Reply:
         self.value = d.get("value")
         self.error = d.get("error")
         self.message = d.get("message")
+        self.fds = d.get("fds", [])  # ids of descriptors the worker kept (op call_fds)
 
     def __repr__(self):
         if self.ok:
@@ -537,7 +539,10 @@ def main():
                                   "the sandbox cannot run here (see the log)")
     # One extra result per file: the broker never logged a GLib warning or
     # critical (a critical in a root daemon is a bug even when calls work).
+    # In the memory-checked runs (tests/memcheck/), one more: every broker
+    # process stopped and its checker's report clean.
     taprun.run_module(main_mod, sys.argv[1:], failure_context=_broker_log_tail,
-                      final_checks=[("broker logged no warnings or criticals",
-                                     lambda: taprun.log_problems(broker_log().splitlines()))],
+                      final_checks=memcheck.final_checks()
+                      + [("broker logged no warnings or criticals",
+                          lambda: taprun.log_problems(broker_log().splitlines()))],
                       cleanup=close_workers)

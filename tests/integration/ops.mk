@@ -9,12 +9,18 @@
 #                        overlong paths, symlinks, a swap race, bind mounts)
 
 #   test_join.py         JoinCgroup (delegated directories, refusals, pinning)
+#   test_bindport.py     BindPort (a server on a privileged port through the
+#                        returned socket, refusals, fd passing, polkit details)
+#   test_hosts.py        SyncHosts (exact blocks, refusals change nothing,
+#                        concurrency, SIGKILL mid-write, a bind-mounted file)
 #   test_locald_flow.py  locald's lane end to end as a user (tests/flow/)
 
 integration_ops_tests = \
 	tests/integration/test_cgroup_ops.py \
 	tests/integration/test_cleanup_ops.py \
 	tests/integration/test_join.py \
+	tests/integration/test_bindport.py \
+	tests/integration/test_hosts.py \
 	tests/integration/test_locald_flow.py
 
 EXTRA_DIST += tests/flow/locald-flow.py tests/flow/flowdriver.py
@@ -24,3 +30,9 @@ EXTRA_DIST += $(integration_ops_tests)
 if ENABLE_INTEGRATION_TESTS
 TESTS += $(integration_ops_tests)
 endif
+
+# Helper of test_bindport.py: a caller whose connection refuses fd passing.
+check_PROGRAMS += tests/integration/nofd-call
+tests_integration_nofd_call_SOURCES = tests/integration/nofd-call.c
+tests_integration_nofd_call_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_integration_nofd_call_LDADD = $(SYSTEMD_LIBS)

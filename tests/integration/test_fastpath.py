@@ -379,14 +379,34 @@ class Cleanup(Base):
             base, sentinel = sys.argv[1], sys.argv[2]
             t = os.path.join(base, "t"); d = os.path.join(t, "d"); l = os.path.join(t, "l")
             print("ready", flush=True)
-            while True:
-                # Only this process swaps, so what it sees is what is
-                # there: it never writes through its own link.
+            NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            def fill(dirfd):
+                # fd-relative and never through a symlink: the attacker's own
+                # writes must not land in the sentinel when d and l are swapped.
                 try:
-                    if not os.path.islink(d):
-                        os.makedirs(os.path.join(d, "sub"), exist_ok=True)
-                        for f in ("f", "sub/f"):
-                            open(os.path.join(d, f), "w").close()
+                    os.mkdir("sub", dir_fd=dirfd)
+                except FileExistsError:
+                    pass
+                os.close(os.open("f", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, dir_fd=dirfd))
+                sub = os.open("sub", NOFOLLOW_DIR, dir_fd=dirfd)
+                try:
+                    os.close(os.open("f", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, dir_fd=sub))
+                finally:
+                    os.close(sub)
+            while True:
+                try:
+                    try:
+                        os.makedirs(d)
+                    except FileExistsError:
+                        pass
+                    fd = os.open(d, NOFOLLOW_DIR)
+                    try:
+                        fill(fd)
+                    finally:
+                        os.close(fd)
+                except OSError:
+                    pass
+                try:
                     if not os.path.lexists(l):
                         os.symlink(sentinel, l)
                 except OSError:

@@ -74,7 +74,7 @@ def log_problems(lines):
     GLib warnings and criticals, sanitizer reports."""
     return [line for line in lines
             if "-CRITICAL **" in line or "-WARNING **" in line or "** (locald-brokerd" in line
-            or "AddressSanitizer" in line or "runtime error:" in line]
+            or "Sanitizer" in line or "runtime error:" in line]
 
 
 class TapResult(unittest.TestResult):

@@ -194,7 +194,8 @@ def busctl(user, method, signature="", *args, dest=BUS_NAME, path=OBJECT_PATH,
         result = run_user(user, *argv, check=check, timeout=timeout + NO_HANG)
     if not check:
         return result
-    return json.loads(result.out)["data"]
+    # A reply without values (Peer.Ping) prints nothing.
+    return json.loads(result.out)["data"] if result.out.strip() else []
 
 
 def bus_owner_pid(name=BUS_NAME):

@@ -14,7 +14,9 @@
 systemd_box_tests = \
 	tests/systemd-box/test_systemd_box.py \
 	tests/systemd-box/test_uninstall.py \
-	tests/systemd-box/test_flow.py
+	tests/systemd-box/test_flow.py \
+	tests/systemd-box/test_net_hosts.py \
+	tests/systemd-box/test_unit_methods.py
 
 dist_check_SCRIPTS += \
 	tests/systemd-box/locald-systemd-box \
