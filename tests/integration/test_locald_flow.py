@@ -101,7 +101,9 @@ class LocaldFlow(unittest.TestCase):
     def test_flow_direct_strategy(self):
         subtree = flowdriver.run_locald_flow(self, SandboxHost(), USER, "direct")
         self.assertEqual(subtree, "/%s/user-%d" % (bt.cgroup_root_rel(), bt.uid_of(USER)))
-        for method in ("SetupCgroupRoot", "JoinCgroup", "KillCgroup", "CleanupPath"):
+        # KillCgroup of the user's own cgroups runs on the library's fast path
+        # (cgroup.kill as the delegatee) and needs no broker call to audit.
+        for method in ("SetupCgroupRoot", "JoinCgroup", "CleanupPath"):
             self.assertTrue(bt.wait_for_audit(method=method, uid=bt.uid_of(USER), result="ok"),
                             "no audit entry for %s" % method)
 
