@@ -258,7 +258,8 @@ bench_report_plot_data (const BenchResults *r, GPtrArray **ret_titles)
       const BenchRow *first = r->rows->pdata[i];
       gboolean seen = FALSE;
 
-      if (!g_str_equal (first->section, "warm") && !g_str_equal (first->section, "floor"))
+      if (!g_str_equal (first->section, "warm") && !g_str_equal (first->section, "floor")
+          && !g_str_equal (first->section, "exec"))
         continue;
       for (guint d = 0; d < done->len && !seen; d++)
         seen = g_str_equal (done->pdata[d], first->series);

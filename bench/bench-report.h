@@ -57,7 +57,7 @@ void bench_memory_reading_free (BenchMemoryReading *m);
 
 char *bench_report_text (const BenchResults *results);
 char *bench_report_json (const BenchResults *results);
-/* gnuplot data: one block per series of the "warm" sections (clients,
+/* gnuplot data: one block per series of the floor, warm and exec rows (clients,
  * median, p99), blocks separated by two blank lines, titled in a comment
  * and listed in order in *ret_titles. */
 char *bench_report_plot_data (const BenchResults *results, GPtrArray **ret_titles);

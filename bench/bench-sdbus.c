@@ -152,33 +152,44 @@ bench_sdbus_setup (sd_bus *bus, char **ret_cgroup, GError **error)
   return TRUE;
 }
 
+/* A broker method that takes one string and answers one number of the
+ * given type ('u' or 't'). */
+static gboolean
+call_counting (sd_bus *bus, const char *member, const char *arg, char type, guint64 *ret, GError **error)
+{
+  AutoMessage m = broker_method (bus, LOCALD_BROKER_INTERFACE, member, error);
+  AutoMessage reply = NULL;
+  const char sig[2] = { type, '\0' };
+  guint32 u = 0;
+  guint64 t = 0;
+
+  if (m == NULL || sd_bus_message_append (m, "s", arg) < 0 || (reply = call (bus, m, error)) == NULL)
+    return FALSE;
+  if (sd_bus_message_read (reply, sig, type == 'u' ? (void *)&u : (void *)&t) < 0)
+    return fail_r (error, -EBADMSG, member);
+  *ret = type == 'u' ? u : t;
+  return TRUE;
+}
+
 gboolean
 bench_sdbus_kill (sd_bus *bus, const char *cgroup, guint32 *ret_killed, GError **error)
 {
-  AutoMessage m = broker_method (bus, LOCALD_BROKER_INTERFACE, "KillCgroup", error);
-  AutoMessage reply = NULL;
-  guint32 killed = 0;
+  guint64 killed = 0;
 
-  if (m == NULL || sd_bus_message_append (m, "s", cgroup) < 0 || (reply = call (bus, m, error)) == NULL)
+  if (!call_counting (bus, "KillCgroup", cgroup, 'u', &killed, error))
     return FALSE;
-  if (sd_bus_message_read (reply, "u", &killed) < 0)
-    return fail_r (error, -EBADMSG, "KillCgroup");
   if (ret_killed)
-    *ret_killed = killed;
+    *ret_killed = (guint32)killed;
   return TRUE;
 }
 
 gboolean
 bench_sdbus_cleanup (sd_bus *bus, const char *path, guint64 *ret_removed, GError **error)
 {
-  AutoMessage m = broker_method (bus, LOCALD_BROKER_INTERFACE, "CleanupPath", error);
-  AutoMessage reply = NULL;
   guint64 removed = 0;
 
-  if (m == NULL || sd_bus_message_append (m, "s", path) < 0 || (reply = call (bus, m, error)) == NULL)
+  if (!call_counting (bus, "CleanupPath", path, 't', &removed, error))
     return FALSE;
-  if (sd_bus_message_read (reply, "t", &removed) < 0)
-    return fail_r (error, -EBADMSG, "CleanupPath");
   if (ret_removed)
     *ret_removed = removed;
   return TRUE;

@@ -21,7 +21,7 @@ bench_bench_broker_LDADD = client/liblocald-broker.la broker/libbroker-core.la \
 	$(GLIB_LIBS) $(SYSTEMD_LIBS) $(JSON_GLIB_LIBS)
 
 # libc only: it stands in for a setuid-root helper (see its header comment).
-bench_setuid_helper_SOURCES = bench/setuid-helper.c
+bench_setuid_helper_SOURCES = bench/setuid-helper.c bench/bench-tree.c bench/bench-tree.h
 
 # Root's part of the fixtures (processes in a cgroup, root-owned trees).
 bench_bench_fixture_SOURCES = bench/bench-fixture.c bench/bench-tree.c bench/bench-tree.h
@@ -30,6 +30,7 @@ EXTRA_DIST += \
 	bench/README.md \
 	bench/plot.gp \
 	bench/results/latest.json \
+	bench/results/latency-vs-concurrency.dat \
 	bench/results/latency-vs-concurrency.svg \
 	bench/results/latest.txt \
 	bench/run

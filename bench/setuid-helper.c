@@ -10,7 +10,8 @@
  *       (a missing cgroup prints 0)
  *   setuid-helper cleanup PATH
  *       the shim's rule (absolute, a ".locald" component, no ".."), then
- *       remove the tree without following symlinks; prints the entries
+ *       remove the tree without following symlinks (bench-tree.c, the
+ *       plainest recursive unlinkat walk); prints the entries
  *
  * <uid> is the caller: the real uid, or for a root process started by pkexec
  * or sudo the uid they record (PKEXEC_UID, SUDO_UID), so the three ways of
@@ -25,6 +26,8 @@
  * and GLib is not meant to run setuid.
  */
 #include "config.h"
+
+#include "bench-tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -197,46 +200,10 @@ do_kill (const char *root, const char *cgroup)
   return EXIT_SUCCESS;
 }
 
-/* Removes name in dirfd and everything below it, never following a
- * symlink; adds what it removed to *count. */
-static int
-remove_at (int dir_fd, const char *name, unsigned long *count)
-{
-  struct dirent *de;
-  DIR *d;
-  int fd;
-
-  if (unlinkat (dir_fd, name, 0) == 0)
-    {
-      ++*count;
-      return 0;
-    }
-  if (errno == ENOENT)
-    return 0;
-  if (errno != EISDIR)
-    return -1;
-  fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 || !(d = fdopendir (fd)))
-    return -1;
-  while ((de = readdir (d)))
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, "..") && remove_at (dirfd (d), de->d_name, count) < 0)
-      {
-        closedir (d);
-        return -1;
-      }
-  closedir (d);
-  if (unlinkat (dir_fd, name, AT_REMOVEDIR) < 0)
-    return -1;
-  ++*count;
-  return 0;
-}
-
 static int
 do_cleanup (const char *path)
 {
   unsigned long count = 0;
-  char *copy, *slash;
-  int parent;
 
   /* The shim's whole check: absolute, a .locald component, no "..". */
   if (path[0] != '/' || !strstr (path, "/.locald/") || strstr (path, "/../") || !valid_relative (path + 1))
@@ -244,15 +211,9 @@ do_cleanup (const char *path)
       fprintf (stderr, "setuid-helper: %s: not an absolute path beneath .locald\n", path);
       return EXIT_USAGE;
     }
-  copy = strdup (path);
-  slash = strrchr (copy, '/');
-  *slash = '\0';
-  parent = open (copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (parent < 0 || remove_at (parent, slash + 1, &count) < 0)
+  if (bench_tree_remove (path, &count) < 0)
     return EXIT_OP_FAILED;
   printf ("%lu\n", count);
-  close (parent);
-  free (copy);
   return EXIT_SUCCESS;
 }
 

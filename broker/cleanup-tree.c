@@ -458,15 +458,15 @@ walk_run (Walk *w, GError **error)
   return TRUE;
 }
 
-static gboolean
-tree_remove (int parent_fd,
-             const char *name,
-             const char *locald_path,
-             const char *where,
-             uid_t caller_uid,
-             gboolean unprivileged,
-             guint64 *ret_removed,
-             GError **error)
+gboolean
+cleanup_tree_remove (int parent_fd,
+                     const char *name,
+                     const char *locald_path,
+                     const char *where,
+                     uid_t caller_uid,
+                     CleanupTreeFlags flags,
+                     guint64 *ret_removed,
+                     GError **error)
 {
   g_autoptr(GArray) frames = NULL;
   g_autoptr(GHashTable) scanned = NULL;
@@ -501,7 +501,7 @@ tree_remove (int parent_fd,
   w.locald_path = locald_path;
   w.where = where;
   w.caller_uid = caller_uid;
-  w.unprivileged = unprivileged;
+  w.unprivileged = (flags & CLEANUP_TREE_UNPRIVILEGED) != 0;
 
   /* First a pass that removes nothing: an entry of another user anywhere
    * in the tree stops the call before anything is gone, rather than
@@ -558,28 +558,4 @@ tree_remove (int parent_fd,
   if (ret_removed != NULL)
     *ret_removed = w.removed;
   return ok;
-}
-
-gboolean
-cleanup_tree_remove (int parent_fd,
-                     const char *name,
-                     const char *locald_path,
-                     const char *where,
-                     uid_t caller_uid,
-                     guint64 *ret_removed,
-                     GError **error)
-{
-  return tree_remove (parent_fd, name, locald_path, where, caller_uid, FALSE, ret_removed, error);
-}
-
-gboolean
-cleanup_tree_remove_unprivileged (int parent_fd,
-                                  const char *name,
-                                  const char *locald_path,
-                                  const char *where,
-                                  uid_t caller_uid,
-                                  guint64 *ret_removed,
-                                  GError **error)
-{
-  return tree_remove (parent_fd, name, locald_path, where, caller_uid, TRUE, ret_removed, error);
 }

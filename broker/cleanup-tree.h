@@ -32,30 +32,27 @@ G_BEGIN_DECLS
  * locald_path is that directory (for messages) and where the directory of
  * parent_fd relative to it ("" when parent_fd is .locald itself).
  * *ret_removed is set to the number of entries removed, also on failure. */
+typedef enum {
+  CLEANUP_TREE_DEFAULT = 0,
+  /* The caller is the tree's unprivileged owner (the client library's fast
+   * path), not the broker: where the first pass cannot look into a part of
+   * the tree (EACCES, EPERM), nothing is removed and the call fails with
+   * G_IO_ERROR_PERMISSION_DENIED ("the broker decides"). Otherwise what the
+   * kernel does not let the caller remove, and the directories holding it,
+   * are left in place while the rest goes; a directory the caller may not
+   * write is left whole without being read. When anything was left, fails
+   * with G_IO_ERROR_PERMISSION_DENIED ("the broker must remove the rest"),
+   * *ret_removed counting what went. Every other outcome is the same. */
+  CLEANUP_TREE_UNPRIVILEGED = 1 << 0,
+} CleanupTreeFlags;
+
 gboolean cleanup_tree_remove (int parent_fd,
                               const char *name,
                               const char *locald_path,
                               const char *where,
                               uid_t caller_uid,
+                              CleanupTreeFlags flags,
                               guint64 *ret_removed,
                               GError **error);
-
-/* The same for an unprivileged caller (the client library's fast path),
- * with the same first pass: where that pass cannot look into a part of the
- * tree (EACCES, EPERM), nothing is removed and the call fails with
- * G_IO_ERROR_PERMISSION_DENIED ("the broker decides"). Otherwise what the
- * kernel does not let the caller remove, and the directories holding it,
- * are left in place while the rest goes; a directory the caller may not
- * write is left whole without being read. When anything was left, fails
- * with G_IO_ERROR_PERMISSION_DENIED ("the broker must remove the rest"),
- * *ret_removed counting what went. Every other outcome is
- * cleanup_tree_remove()'s. */
-gboolean cleanup_tree_remove_unprivileged (int parent_fd,
-                                           const char *name,
-                                           const char *locald_path,
-                                           const char *where,
-                                           uid_t caller_uid,
-                                           guint64 *ret_removed,
-                                           GError **error);
 
 G_END_DECLS

@@ -523,14 +523,14 @@ open_below_locald (int locald_fd, char **components, guint n, const char *locald
   return broker_fd_steal (&cur);
 }
 
-static gboolean
-remove_beneath_locald (const char *path,
-                       uid_t caller_uid,
-                       const gid_t *caller_gids,
-                       gsize n_caller_gids,
-                       gboolean unprivileged,
-                       guint64 *ret_removed,
-                       GError **error)
+gboolean
+cleanup_remove_beneath_locald_full (const char *path,
+                                    uid_t caller_uid,
+                                    const gid_t *caller_gids,
+                                    gsize n_caller_gids,
+                                    CleanupTreeFlags flags,
+                                    guint64 *ret_removed,
+                                    GError **error)
 {
   const Caller caller = { path, caller_uid, caller_gids, n_caller_gids };
   g_auto(GStrv) components = NULL;
@@ -575,10 +575,7 @@ remove_beneath_locald (const char *path,
   if (parent_fd < 0)
     return FALSE;
 
-  if (unprivileged)
-    return cleanup_tree_remove_unprivileged (parent_fd, components[n - 1], locald_shown, where, caller_uid,
-                                             ret_removed, error);
-  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, ret_removed,
+  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, flags, ret_removed,
                               error);
 }
 
@@ -590,18 +587,8 @@ cleanup_remove_beneath_locald_for (const char *path,
                                    guint64 *ret_removed,
                                    GError **error)
 {
-  return remove_beneath_locald (path, caller_uid, caller_gids, n_caller_gids, FALSE, ret_removed, error);
-}
-
-gboolean
-cleanup_remove_beneath_locald_unprivileged (const char *path,
-                                            uid_t caller_uid,
-                                            const gid_t *caller_gids,
-                                            gsize n_caller_gids,
-                                            guint64 *ret_removed,
-                                            GError **error)
-{
-  return remove_beneath_locald (path, caller_uid, caller_gids, n_caller_gids, TRUE, ret_removed, error);
+  return cleanup_remove_beneath_locald_full (path, caller_uid, caller_gids, n_caller_gids, CLEANUP_TREE_DEFAULT,
+                                             ret_removed, error);
 }
 
 /* The groups of uid as the kernel would give them to a login of that user:

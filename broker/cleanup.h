@@ -10,6 +10,8 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "cleanup-tree.h"
+
 G_BEGIN_DECLS
 
 /* Syntax only, no file system access: absolute, at most PATH_MAX-1 bytes,
@@ -56,18 +58,19 @@ gboolean cleanup_remove_beneath_locald_for (const char *path,
                                             guint64 *ret_removed,
                                             GError **error);
 
-/* The same, run by the caller itself without privilege (the client
- * library's fast path): the same checks, the same walk, the same errors,
- * except that what the kernel does not let the caller do is left to the
- * broker - G_IO_ERROR_PERMISSION_DENIED, with *ret_removed counting what
- * the caller removed (cleanup_tree_remove_unprivileged()). caller_uid and
- * caller_gids are the calling process's own. */
-gboolean cleanup_remove_beneath_locald_unprivileged (const char *path,
-                                                     uid_t caller_uid,
-                                                     const gid_t *caller_gids,
-                                                     gsize n_caller_gids,
-                                                     guint64 *ret_removed,
-                                                     GError **error);
+/* The same, with flags: CLEANUP_TREE_UNPRIVILEGED when the caller runs it
+ * itself without privilege (the client library's fast path): the same
+ * checks, the same walk, the same errors, except that what the kernel does
+ * not let the caller do is left to the broker - G_IO_ERROR_PERMISSION_DENIED,
+ * with *ret_removed counting what the caller removed (cleanup-tree.h).
+ * caller_uid and caller_gids are then the calling process's own. */
+gboolean cleanup_remove_beneath_locald_full (const char *path,
+                                             uid_t caller_uid,
+                                             const gid_t *caller_gids,
+                                             gsize n_caller_gids,
+                                             CleanupTreeFlags flags,
+                                             guint64 *ret_removed,
+                                             GError **error);
 
 /* The same with the caller's groups looked up from the user database
  * (getpwuid_r() and getgrouplist(), thread-safe): the primary group of the

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * Drives an sd-bus connection from a GLib main context. The worker threads'
- * results (GTask) and the daemon's timers arrive on the GLib main loop, so
+ * Drives an sd-bus connection from a GLib main context. polkit-gobject-1's
+ * answers, the worker threads' results (GTask) and the daemon's timers
+ * arrive on the GLib main loop, so
  * the daemon runs one GMainLoop and lets sd-bus ride on it as a GSource: a
  * single thread owns the bus, and nothing ever blocks it.
  */

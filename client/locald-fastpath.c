@@ -62,10 +62,21 @@ propagate_as_broker (GError *error, GError **ret)
   g_propagate_error (ret, _locald_error_new_remote (broker_error_to_dbus_name (owned), text));
 }
 
-static gboolean
-is_delegation (const GError *error)
+/* What the broker's function said, as an outcome: done, or (the kernel
+ * refused this caller) the broker's turn. Takes error. */
+static FastpathOutcome
+outcome (gboolean ok, GError *error, const char *method, const char *arg, GError **ret)
 {
-  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  if (ok)
+    return FASTPATH_DONE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    {
+      g_debug ("%s %s: %s; asking the broker for the rest", method, arg, error->message);
+      g_error_free (error);
+      return FASTPATH_DELEGATE;
+    }
+  propagate_as_broker (error, ret);
+  return FASTPATH_DONE;
 }
 
 /* The layout as the broker has it, with the mount from this process's
@@ -97,6 +108,7 @@ _locald_fastpath_kill (Fastpath *fp, const char *cgroup, guint *ret_killed, GErr
   g_auto (CgroupLayout) layout = { NULL, NULL, FALSE };
   g_autoptr (GError) local_error = NULL;
   guint32 killed = 0;
+  gboolean ok;
 
   g_return_val_if_fail (fp != NULL && cgroup != NULL && ret_killed != NULL, FASTPATH_DELEGATE);
 
@@ -110,20 +122,10 @@ _locald_fastpath_kill (Fastpath *fp, const char *cgroup, guint *ret_killed, GErr
   if (!fastpath_layout (fp, &layout))
     return FASTPATH_DELEGATE; /* no cgroup2 here: the broker says what it sees */
 
-  if (cgroup_direct_kill (&layout, geteuid (), cgroup, CGROUP_KILL_DEFAULT_TIMEOUT_MS, CGROUP_KILL_UNPRIVILEGED,
-                          &killed, &local_error))
-    {
-      *ret_killed = killed;
-      return FASTPATH_DONE;
-    }
-  if (is_delegation (local_error))
-    {
-      g_debug ("KillCgroup %s: %s; asking the broker", cgroup, local_error->message);
-      *ret_killed = killed;
-      return FASTPATH_DELEGATE;
-    }
-  propagate_as_broker (g_steal_pointer (&local_error), error);
-  return FASTPATH_DONE;
+  ok = cgroup_direct_kill (&layout, geteuid (), cgroup, CGROUP_KILL_DEFAULT_TIMEOUT_MS, CGROUP_KILL_UNPRIVILEGED,
+                           &killed, &local_error);
+  *ret_killed = killed;
+  return outcome (ok, g_steal_pointer (&local_error), "KillCgroup", cgroup, error);
 }
 
 /* This process's groups, primary first, as the bus reports a caller's. */
@@ -153,22 +155,13 @@ _locald_fastpath_cleanup (Fastpath *fp, const char *path, guint64 *ret_removed, 
   g_autoptr (GArray) gids = own_groups ();
   g_autoptr (GError) local_error = NULL;
   guint64 removed = 0;
+  gboolean ok;
 
   g_return_val_if_fail (fp != NULL && path != NULL && ret_removed != NULL, FASTPATH_DELEGATE);
 
   /* Validation comes first inside, as in the broker. */
-  if (cleanup_remove_beneath_locald_unprivileged (path, geteuid (), (const gid_t *) (gpointer) gids->data, gids->len,
-                                                  &removed, &local_error))
-    {
-      *ret_removed = removed;
-      return FASTPATH_DONE;
-    }
+  ok = cleanup_remove_beneath_locald_full (path, geteuid (), (const gid_t *) (gpointer) gids->data, gids->len,
+                                           CLEANUP_TREE_UNPRIVILEGED, &removed, &local_error);
   *ret_removed = removed;
-  if (is_delegation (local_error))
-    {
-      g_debug ("CleanupPath %s: %s; asking the broker for the rest", path, local_error->message);
-      return FASTPATH_DELEGATE;
-    }
-  propagate_as_broker (g_steal_pointer (&local_error), error);
-  return FASTPATH_DONE;
+  return outcome (ok, g_steal_pointer (&local_error), "CleanupPath", path, error);
 }

@@ -5,5 +5,6 @@ dist_doc_DATA += \
 	docs/architecture.md \
 	docs/security.md \
 	docs/api.md \
+	docs/benchmarks.md \
 	docs/polkit-rules.md \
 	docs/ci.md
