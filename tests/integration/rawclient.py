@@ -89,7 +89,7 @@ def load(req):
     conns = [rd.Connection() for _ in range(k)]
     left = [m] * k
     inflight = {}  # conn index -> (serial, t0, call)
-    answers, latencies, unexpected = {}, [], []
+    answers, latencies, unexpected, slowest = {}, [], [], []
     missing = 0
 
     def next_call(i):
@@ -110,7 +110,14 @@ def load(req):
                     _, t0, call = inflight.pop(i)
                     a = answer_of(msg)
                     answers[a] = answers.get(a, 0) + 1
-                    latencies.append(time.monotonic() - t0)
+                    took = time.monotonic() - t0
+                    latencies.append(took)
+                    # The slowest calls, to find where a tail comes from:
+                    # what, on which connection, and when (wall clock, to
+                    # compare with the broker's log).
+                    slowest.append([took, call["member"], i, time.time() - took, a])
+                    slowest.sort(key=lambda e: -e[0])
+                    del slowest[3:]
                     if a != "ok" and len(unexpected) < 10:
                         unexpected.append([call["member"], a, msg.error_message])
                     if left[i] > 0:
@@ -123,7 +130,8 @@ def load(req):
                     next_call(i)
     for c in conns:
         c.close()
-    return {"answers": answers, "latencies": latencies, "missing": missing, "unexpected": unexpected}
+    return {"answers": answers, "latencies": latencies, "missing": missing, "unexpected": unexpected,
+            "slowest": slowest}
 
 
 def flood(req):
@@ -133,32 +141,28 @@ def flood(req):
     answers = {}
     sent = 0
     end = time.monotonic() + req["seconds"]
+
+    def collect(wait):
+        r, _, _ = select.select(conns, [], [], wait)
+        for conn in r:
+            i = conns.index(conn)
+            conn.fill()
+            for msg in conn.pending():
+                if msg.type in (rd.METHOD_RETURN, rd.ERROR) and msg.reply_serial in inflight[i]:
+                    inflight[i].discard(msg.reply_serial)
+                    a = answer_of(msg)
+                    answers[a] = answers.get(a, 0) + 1
+
     while time.monotonic() < end:
         for i, conn in enumerate(conns):
             while len(inflight[i]) < depth:
                 inflight[i].add(send(conn, call))
                 sent += 1
-        r, _, _ = select.select(conns, [], [], 0.05)
-        for conn in r:
-            i = conns.index(conn)
-            conn.fill()
-            for msg in conn.pending():
-                if msg.type in (rd.METHOD_RETURN, rd.ERROR) and msg.reply_serial in inflight[i]:
-                    inflight[i].discard(msg.reply_serial)
-                    a = answer_of(msg)
-                    answers[a] = answers.get(a, 0) + 1
+        collect(0.05)
     # The rest is answered within the broker's bounds.
     deadline = time.monotonic() + 30
     while any(inflight) and time.monotonic() < deadline:
-        r, _, _ = select.select(conns, [], [], 0.1)
-        for conn in r:
-            i = conns.index(conn)
-            conn.fill()
-            for msg in conn.pending():
-                if msg.type in (rd.METHOD_RETURN, rd.ERROR) and msg.reply_serial in inflight[i]:
-                    inflight[i].discard(msg.reply_serial)
-                    a = answer_of(msg)
-                    answers[a] = answers.get(a, 0) + 1
+        collect(0.1)
     for c in conns:
         c.close()
     return {"sent": sent, "answers": answers, "missing": sum(len(s) for s in inflight)}

@@ -133,6 +133,11 @@ polkit.addRule(function(action, subject) {
               % (len(USERS) * CONNECTIONS, CALLS, total, elapsed, total / elapsed, answers,
                  sum(r["missing"] for r in results), percentile(lat, 50) * 1000, percentile(lat, 99) * 1000,
                  max(lat) * 1000, before, after))
+        slowest = sorted((e + [u] for u, r in zip(USERS, results) for e in r.get("slowest", [])), reverse=True)
+        for took, member, conn, started, answer, user in slowest[:3]:
+            print("# slow: %s of %s on connection %d took %.1f ms (%s), started %s" % (
+                member, user, conn, took * 1000, answer,
+                time.strftime("%H:%M:%S", time.localtime(started)) + ("%.3f" % (started % 1))[1:]))
         self.assertEqual(sum(r["missing"] for r in results), 0)
         self.assertEqual(answers, {"ok": len(USERS) * CONNECTIONS * CALLS},
                          [r["unexpected"] for r in results])
