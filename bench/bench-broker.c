@@ -81,7 +81,7 @@ typedef struct
   char *locald;      /* the bench project's .locald directory */
   char *helper, *sudo, *pkexec;
   int stop_request_fd, stop_done_fd;
-  guint seq;         /* fixture names */
+  guint seq; /* fixture names */
   guint calls;
   GPtrArray *rows;
 } Bench;
@@ -114,8 +114,8 @@ static const BenchSection SECTIONS[] = {
 
 /* One request line to bench/run (root) and its one-line answer, which must
  * start with "ok"; the rest of the answer is returned. */
-static gboolean
-root_request (Bench *b, char **ret_rest, GError **error, const char *format, ...) G_GNUC_PRINTF (4, 5);
+static gboolean root_request (Bench *b, char **ret_rest, GError **error, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
 
 static gboolean
 root_request (Bench *b, char **ret_rest, GError **error, const char *format, ...)
@@ -130,15 +130,17 @@ root_request (Bench *b, char **ret_rest, GError **error, const char *format, ...
   va_end (ap);
   if (b->stop_request_fd < 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "no root helper (--stop-fds) for \"%s\"", line);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "no root helper (--stop-fds) for \"%s\"",
+                   line);
       return FALSE;
     }
   {
     g_autofree char *msg = g_strconcat (line, "\n", NULL);
-    if (write (b->stop_request_fd, msg, strlen (msg)) != (ssize_t)strlen (msg))
+    if (write (b->stop_request_fd, msg, strlen (msg)) != (ssize_t) strlen (msg))
       {
         int e = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "asking root for \"%s\": %s", line, g_strerror (e));
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "asking root for \"%s\": %s", line,
+                     g_strerror (e));
         return FALSE;
       }
   }
@@ -154,7 +156,8 @@ root_request (Bench *b, char **ret_rest, GError **error, const char *format, ...
   g_strchomp (reply);
   if (!g_str_has_prefix (reply, "ok"))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "root could not do \"%s\" (answer \"%s\")", line, reply);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "root could not do \"%s\" (answer \"%s\")", line,
+                   reply);
       return FALSE;
     }
   if (ret_rest)
@@ -173,7 +176,8 @@ stop_broker (Bench *b, GError **error)
 static const char *
 via_name (Via via)
 {
-  static const char *const names[] = { "sd-bus", "lib-fast", "lib-broker", "setuid", "sudo", "pkexec", "raw" };
+  static const char *const names[]
+      = { "sd-bus", "lib-fast", "lib-broker", "setuid", "sudo", "pkexec", "raw" };
   return names[via];
 }
 
@@ -188,8 +192,8 @@ static LocaldPrivileged *
 acquire (gboolean fast, GError **error)
 {
   g_autoptr (LocaldReport) report = NULL;
-  LocaldPrivileged *cap = locald_privileged_acquire (LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report,
-                                                     error);
+  LocaldPrivileged *cap
+      = locald_privileged_acquire (LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report, error);
   if (cap)
     locald_privileged_set_fast_path (cap, fast);
   return cap;
@@ -231,7 +235,8 @@ client_free (gpointer data)
 static gboolean
 is_busy (const GError *error)
 {
-  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY) || g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_BUSY);
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
+         || g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_BUSY);
 }
 
 static gboolean
@@ -239,20 +244,21 @@ expect_count (guint64 got, guint64 want, const char *what, GError **error)
 {
   if (got == want)
     return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s returned %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
-               what, got, want);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               "%s returned %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, what, got, want);
   return FALSE;
 }
 
 static gboolean
 expect_path (Client *c, GError **error)
 {
-  LocaldOperationPath want = c->via == VIA_LIB_FAST ? LOCALD_OPERATION_PATH_FAST : LOCALD_OPERATION_PATH_BROKER;
+  LocaldOperationPath want
+      = c->via == VIA_LIB_FAST ? LOCALD_OPERATION_PATH_FAST : LOCALD_OPERATION_PATH_BROKER;
 
   if (locald_privileged_get_last_path (c->cap) == want)
     return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the %s call ran path %d, expected %d", via_name (c->via),
-               locald_privileged_get_last_path (c->cap), want);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the %s call ran path %d, expected %d",
+               via_name (c->via), locald_privileged_get_last_path (c->cap), want);
   return FALSE;
 }
 
@@ -264,7 +270,9 @@ report_says_busy (LocaldReport *report)
   GPtrArray *problems = report ? locald_report_get_problems (report) : NULL;
 
   for (guint i = 0; problems && i < problems->len; i++)
-    if (g_strcmp0 (locald_problem_get_evidence_value (problems->pdata[i], "dbus_error"), LOCALD_DBUS_ERROR_BUSY) == 0)
+    if (g_strcmp0 (locald_problem_get_evidence_value (problems->pdata[i], "dbus_error"),
+                   LOCALD_DBUS_ERROR_BUSY)
+        == 0)
       return TRUE;
   return FALSE;
 }
@@ -334,8 +342,8 @@ client_call (gpointer data, gpointer shared, guint index, gboolean *ret_busy, GE
       else
         {
           g_autoptr (LocaldReport) report = NULL;
-          g_autoptr (LocaldPrivileged) cap
-              = locald_privileged_acquire (LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report, error);
+          g_autoptr (LocaldPrivileged) cap = locald_privileged_acquire (
+              LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report, error);
           ok = cap != NULL;
           if (!ok && report_says_busy (report))
             *ret_busy = TRUE;
@@ -346,7 +354,8 @@ client_call (gpointer data, gpointer shared, guint index, gboolean *ret_busy, GE
       if (c->via == VIA_SDBUS)
         {
           guint32 killed = 1;
-          ok = bench_sdbus_kill (c->bus, name, &killed, error) && expect_count (killed, 0, "KillCgroup", error);
+          ok = bench_sdbus_kill (c->bus, name, &killed, error)
+               && expect_count (killed, 0, "KillCgroup", error);
         }
       else if (c->via == VIA_RAW)
         {
@@ -411,7 +420,8 @@ make_fixtures (RowCtx *row, guint n, GError **error)
         }
       if (r < 0)
         {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "fixture %s: %s", path, g_strerror (-r));
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "fixture %s: %s", path,
+                       g_strerror (-r));
           return FALSE;
         }
     }
@@ -446,8 +456,12 @@ label_for (Op op, Via via)
 {
   static const char *const ops[] = { "Peer.Ping", "polkit CheckAuthorization (kill-cgroup)", "SelfCheck",
                                      "KillCgroup, empty cgroup", "CleanupPath, 10-entry tree" };
-  static const char *const vias[] = { "sd-bus", "library, fast path", "library, fast path off",
-                                      "exec setuid helper", "sudo -n setuid helper", "pkexec setuid helper",
+  static const char *const vias[] = { "sd-bus",
+                                      "library, fast path",
+                                      "library, fast path off",
+                                      "exec setuid helper",
+                                      "sudo -n setuid helper",
+                                      "pkexec setuid helper",
                                       "raw syscalls in-process (the kernel's part)" };
 
   if (op == OP_SELF_CHECK && via != VIA_SDBUS)
@@ -582,7 +596,8 @@ raw_kill (const char *dir, GError **error)
   if (events < 0 || kill_fd < 0 || write (kill_fd, "1", 1) != 1)
     {
       int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cgroup.kill of %s: %s", dir, g_strerror (e));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cgroup.kill of %s: %s", dir,
+                   g_strerror (e));
       if (events >= 0)
         close (events);
       if (kill_fd >= 0)
@@ -601,7 +616,7 @@ raw_kill (const char *dir, GError **error)
       buf[n] = '\0';
       if (strstr (buf, "populated 0"))
         break;
-      (void)poll (&p, 1, 100);
+      (void) poll (&p, 1, 100);
     }
   close (events);
   if (rmdir (dir) < 0)
@@ -613,13 +628,13 @@ raw_kill (const char *dir, GError **error)
 }
 
 /* One timed sample of method m on a fresh fixture of the given size. */
-typedef gboolean (*SizedOnce) (Bench *b, LocaldPrivileged *fast_cap, guint size, guint m, double *ret_ms,
-                               GError **error);
+typedef gboolean (*SizedOnce) (
+    Bench *b, LocaldPrivileged *fast_cap, guint size, guint m, double *ret_ms, GError **error);
 
 typedef struct
 {
-  const char *section, *prefix;      /* rows "<prefix>-<size>/<id>" */
-  const char *unit;                  /* "processes", "entries" */
+  const char *section, *prefix; /* rows "<prefix>-<size>/<id>" */
+  const char *unit;             /* "processes", "entries" */
   guint n_methods;
   const char *const *labels, *const *ids, *const *checked;
   SizedOnce once;
@@ -628,12 +643,17 @@ typedef struct
 /* Sizes by rows of methods; within a size the methods take turns sample by
  * sample, so a drift of the host hits each of them alike. */
 static gboolean
-run_sized (Bench *b, LocaldPrivileged *fast_cap, const SizedRows *spec, const guint *sizes, const guint *samples,
-           gsize n_sizes, GError **error)
+run_sized (Bench *b,
+           LocaldPrivileged *fast_cap,
+           const SizedRows *spec,
+           const guint *sizes,
+           const guint *samples,
+           gsize n_sizes,
+           GError **error)
 {
   for (gsize s = 0; s < n_sizes; s++)
     {
-      g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+      g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
       BenchRow *rows[8];
 
       g_assert (spec->n_methods <= G_N_ELEMENTS (rows));
@@ -685,7 +705,8 @@ kill_once (Bench *b, LocaldPrivileged *fast_cap, guint procs, guint m, double *r
   if (m == 0)
     {
       guint32 killed = 0;
-      ok = bench_sdbus_kill (b->bus, name, &killed, error) && expect_count (killed, procs, "KillCgroup", error);
+      ok = bench_sdbus_kill (b->bus, name, &killed, error)
+           && expect_count (killed, procs, "KillCgroup", error);
     }
   else if (m == 1)
     {
@@ -761,8 +782,9 @@ static gboolean
 run_cleanup_sizes (Bench *b, LocaldPrivileged *fast_cap, GError **error)
 {
   static const guint sizes[] = { 1000, 100000 }, samples[] = { 3, 3 };
-  static const char *const labels[] = { "CleanupPath, root-owned tree: sd-bus (broker)", "rm -rf as root, root-owned tree",
-                                        "CleanupPath, user's tree: library, fast path", "rm -rf as the user, user's tree" };
+  static const char *const labels[]
+      = { "CleanupPath, root-owned tree: sd-bus (broker)", "rm -rf as root, root-owned tree",
+          "CleanupPath, user's tree: library, fast path", "rm -rf as the user, user's tree" };
   static const char *const ids[] = { "sd-bus", "rm-root", "lib-fast", "rm-user" };
   static const char *const checked[] = { "polkit", "nothing", "kernel", "kernel" };
   const SizedRows spec = { "cleanup-size", "cleanup", "entries", 4, labels, ids, checked, cleanup_once };
@@ -791,8 +813,8 @@ median_of (Bench *b, const char *id)
   return row ? row->summary.median_ms : -1;
 }
 
-static void
-target (GPtrArray *out, gboolean have, gboolean met, const char *format, ...) G_GNUC_PRINTF (4, 5);
+static void target (GPtrArray *out, gboolean have, gboolean met, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
 
 static void
 target (GPtrArray *out, gboolean have, gboolean met, const char *format, ...)
@@ -807,7 +829,8 @@ target (GPtrArray *out, gboolean have, gboolean met, const char *format, ...)
 }
 
 static void
-ratio_target (GPtrArray *out, Bench *b, const char *slow_id, const char *fast_id, double want, const char *what)
+ratio_target (
+    GPtrArray *out, Bench *b, const char *slow_id, const char *fast_id, double want, const char *what)
 {
   double slow = median_of (b, slow_id), fast = median_of (b, fast_id);
   gboolean have = slow > 0 && fast > 0;
@@ -817,7 +840,12 @@ ratio_target (GPtrArray *out, Bench *b, const char *slow_id, const char *fast_id
 }
 
 static void
-at_most_target (GPtrArray *out, Bench *b, const char *id, const char *base_id, double base_extra, double want,
+at_most_target (GPtrArray *out,
+                Bench *b,
+                const char *id,
+                const char *base_id,
+                double base_extra,
+                double want,
                 const char *what)
 {
   double v = median_of (b, id), base = median_of (b, base_id);
@@ -835,17 +863,20 @@ compute_targets (Bench *b, const BenchResults *r, double fresh_anon, double afte
   double polkit = median_of (b, "polkit/sd-bus/c1");
   double cold = median_of (b, "cold/kill/c1");
 
-  ratio_target (out, b, "kill-empty/setuid/c1", "kill-empty/lib-fast/c1", 5, "fast-path kill vs setuid helper exec");
+  ratio_target (out, b, "kill-empty/setuid/c1", "kill-empty/lib-fast/c1", 5,
+                "fast-path kill vs setuid helper exec");
   ratio_target (out, b, "cleanup-small/setuid/c1", "cleanup-small/lib-fast/c1", 5,
                 "fast-path cleanup vs setuid helper exec");
   at_most_target (out, b, "kill-empty/sd-bus/c1", "ping/sd-bus/c1", polkit > 0 ? polkit : 0, 1.3,
                   "broker path KillCgroup vs floor (ping + polkit check)");
   at_most_target (out, b, "cleanup-small/sd-bus/c1", "ping/sd-bus/c1", polkit > 0 ? polkit : 0, 1.3,
                   "broker path CleanupPath vs floor (ping + polkit check)");
-  ratio_target (out, b, "kill-empty/sudo/c1", "kill-empty/sd-bus/c1", 2.5, "broker path KillCgroup vs sudo -n helper");
-  ratio_target (out, b, "kill-empty/pkexec/c1", "kill-empty/sd-bus/c1", 7, "broker path KillCgroup vs pkexec helper");
-  target (out, cold > 0, cold > 0 && cold <= 10, "cold first authorized call (KillCgroup) p50: %.3f ms (want <= 10)",
-          cold);
+  ratio_target (out, b, "kill-empty/sudo/c1", "kill-empty/sd-bus/c1", 2.5,
+                "broker path KillCgroup vs sudo -n helper");
+  ratio_target (out, b, "kill-empty/pkexec/c1", "kill-empty/sd-bus/c1", 7,
+                "broker path KillCgroup vs pkexec helper");
+  target (out, cold > 0, cold > 0 && cold <= 10,
+          "cold first authorized call (KillCgroup) p50: %.3f ms (want <= 10)", cold);
   at_most_target (out, b, "kill-10000/sd-bus/c1", "kill-10000/raw/c1", 0, 1.1,
                   "KillCgroup (broker) at 10,000 processes vs raw");
   at_most_target (out, b, "kill-10000/lib-fast/c1", "kill-10000/raw/c1", 0, 1.1,
@@ -857,7 +888,8 @@ compute_targets (Bench *b, const BenchResults *r, double fresh_anon, double afte
   target (out, r->have_idle_cpu, r->have_idle_cpu && r->idle_cpu_ms == 0,
           "broker CPU time while idle: %.0f ms in %.1f s (want 0)", r->idle_cpu_ms, r->idle_cpu_window_s);
   target (out, fresh_anon > 0 && after_anon > 0, fresh_anon <= 1024 && after_anon <= 1024,
-          "broker RssAnon idle: %.0f kB fresh, %.0f kB idle after the load (want <= 1024)", fresh_anon, after_anon);
+          "broker RssAnon idle: %.0f kB fresh, %.0f kB idle after the load (want <= 1024)", fresh_anon,
+          after_anon);
   target (out, fresh_anon > 0 && after_anon > 0, after_anon <= fresh_anon * 1.1 + 64,
           "no growth under load: %.0f kB idle after vs %.0f kB fresh (peak under load %.0f kB)", after_anon,
           fresh_anon, peak_anon);
@@ -875,8 +907,8 @@ parse_fd_pair (const char *text, int *ret_a, int *ret_b)
   if (g_strv_length (parts) != 2 || !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXINT, &a, NULL)
       || !g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXINT, &b, NULL))
     return FALSE;
-  *ret_a = (int)a;
-  *ret_b = (int)b;
+  *ret_a = (int) a;
+  *ret_b = (int) b;
   return TRUE;
 }
 
@@ -916,7 +948,7 @@ idle_cpu (Bench *b, double window_s, double *ret_ms)
 
   if (!pid || !bench_cpu_read (pid, &before, NULL))
     return FALSE;
-  g_usleep ((gulong)(window_s * G_USEC_PER_SEC));
+  g_usleep ((gulong) (window_s * G_USEC_PER_SEC));
   if (bench_sdbus_broker_pid (b->bus, NULL) != pid || !bench_cpu_read (pid, &after, NULL))
     return FALSE;
   *ret_ms = after - before;
@@ -950,15 +982,17 @@ main (int argc, char **argv)
     { "calls", 'n', 0, G_OPTION_ARG_INT, &calls, "Timed calls per warm row (default 400)", "N" },
     { "cold", 0, 0, G_OPTION_ARG_INT, &cold, "Samples per cold row (default 10)", "N" },
     { "stop-fds", 0, 0, G_OPTION_ARG_STRING, &stop_fds, "Requests to root on fd W, answers on fd R", "W,R" },
-    { "setuid-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper, "The setuid-root helper to exec for comparison", "PATH" },
-    { "project", 0, 0, G_OPTION_ARG_FILENAME, &project, "A directory of the bench user for the .locald trees", "DIR" },
+    { "setuid-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper, "The setuid-root helper to exec for comparison",
+      "PATH" },
+    { "project", 0, 0, G_OPTION_ARG_FILENAME, &project, "A directory of the bench user for the .locald trees",
+      "DIR" },
     { "no-sudo", 0, 0, G_OPTION_ARG_NONE, &no_sudo, "Skip the sudo rows", NULL },
     { "no-pkexec", 0, 0, G_OPTION_ARG_NONE, &no_pkexec, "Skip the pkexec rows", NULL },
     { "meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta, "Recorded in the results as is", "KEY=VALUE" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path, "Write the figures as JSON to FILE", "FILE" },
     { "text", 0, 0, G_OPTION_ARG_FILENAME, &text_path, "Write the table to FILE", "FILE" },
-    { "plot-data", 0, 0, G_OPTION_ARG_FILENAME, &plot_path, "Write latency against concurrency (gnuplot) to FILE",
-      "FILE" },
+    { "plot-data", 0, 0, G_OPTION_ARG_FILENAME, &plot_path,
+      "Write latency against concurrency (gnuplot) to FILE", "FILE" },
     { NULL },
   };
 
@@ -969,22 +1003,23 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (octx, entries, NULL);
   if (!g_option_context_parse (octx, &argc, &argv, &error))
     fail ("options", error);
-  if (calls < 1 || cold < 1 || !stop_fds || !parse_fd_pair (stop_fds, &b.stop_request_fd, &b.stop_done_fd) || !helper
-      || !project)
+  if (calls < 1 || cold < 1 || !stop_fds || !parse_fd_pair (stop_fds, &b.stop_request_fd, &b.stop_done_fd)
+      || !helper || !project)
     {
-      g_printerr ("bench-broker: needs --stop-fds W,R, --setuid-helper and --project (bench/run passes them), "
-                  "positive --calls and --cold\n");
+      g_printerr (
+          "bench-broker: needs --stop-fds W,R, --setuid-helper and --project (bench/run passes them), "
+          "positive --calls and --cold\n");
       return 2;
     }
   for (char **m = meta; m && *m; m++)
     g_ptr_array_add (meta_list, *m);
-  b.calls = (guint)calls;
+  b.calls = (guint) calls;
   b.helper = helper;
   b.sudo = no_sudo ? NULL : find_usable ("sudo");
   b.pkexec = no_pkexec ? NULL : find_usable ("pkexec");
-  b.rows = g_ptr_array_new_with_free_func ((GDestroyNotify)bench_row_free);
+  b.rows = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_row_free);
   b.locald = g_build_filename (project, ".locald", NULL);
-  results.memory = g_ptr_array_new_with_free_func ((GDestroyNotify)bench_memory_reading_free);
+  results.memory = g_ptr_array_new_with_free_func ((GDestroyNotify) bench_memory_reading_free);
 
   if (!(b.bus = bench_sdbus_open (&error)))
     fail ("connecting to the bus", error);
@@ -996,7 +1031,7 @@ main (int argc, char **argv)
   }
   if (!cgroup_find_v2_mount ("/proc/self/mountinfo", &mount, &error))
     fail ("finding cgroup2", error);
-  b.subtree = g_strdup_printf ("%s/%s/user-%u", mount, b.cgroup_root, (unsigned)getuid ());
+  b.subtree = g_strdup_printf ("%s/%s/user-%u", mount, b.cgroup_root, (unsigned) getuid ());
   {
     g_autofree char *bench_cg = g_build_filename (b.subtree, "bench", NULL);
     if ((mkdir (bench_cg, 0755) < 0 && errno != EEXIST) || (mkdir (b.locald, 0755) < 0 && errno != EEXIST))
@@ -1007,7 +1042,7 @@ main (int argc, char **argv)
   }
 
   /* Cold first: each sample stops the broker. */
-  if (!run_cold (&b, (guint)cold, &error))
+  if (!run_cold (&b, (guint) cold, &error))
     fail ("cold rows", error);
   progress ("cold rows done");
 
@@ -1028,12 +1063,18 @@ main (int argc, char **argv)
       Op op;
       Via via;
     } warm[] = {
-      { "floor", OP_PING, VIA_SDBUS },          { "floor", OP_POLKIT, VIA_SDBUS },
-      { "floor", OP_KILL_EMPTY, VIA_RAW },      { "floor", OP_CLEANUP_SMALL, VIA_RAW },
-      { "warm", OP_SELF_CHECK, VIA_SDBUS },     { "warm", OP_SELF_CHECK, VIA_LIB_BROKER },
-      { "warm", OP_KILL_EMPTY, VIA_SDBUS },     { "warm", OP_KILL_EMPTY, VIA_LIB_BROKER },
-      { "warm", OP_KILL_EMPTY, VIA_LIB_FAST },  { "warm", OP_CLEANUP_SMALL, VIA_SDBUS },
-      { "warm", OP_CLEANUP_SMALL, VIA_LIB_BROKER }, { "warm", OP_CLEANUP_SMALL, VIA_LIB_FAST },
+      { "floor", OP_PING, VIA_SDBUS },
+      { "floor", OP_POLKIT, VIA_SDBUS },
+      { "floor", OP_KILL_EMPTY, VIA_RAW },
+      { "floor", OP_CLEANUP_SMALL, VIA_RAW },
+      { "warm", OP_SELF_CHECK, VIA_SDBUS },
+      { "warm", OP_SELF_CHECK, VIA_LIB_BROKER },
+      { "warm", OP_KILL_EMPTY, VIA_SDBUS },
+      { "warm", OP_KILL_EMPTY, VIA_LIB_BROKER },
+      { "warm", OP_KILL_EMPTY, VIA_LIB_FAST },
+      { "warm", OP_CLEANUP_SMALL, VIA_SDBUS },
+      { "warm", OP_CLEANUP_SMALL, VIA_LIB_BROKER },
+      { "warm", OP_CLEANUP_SMALL, VIA_LIB_FAST },
     };
     BenchSampler *sampler = bench_memory_sampler_start (pid_before);
 

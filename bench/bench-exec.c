@@ -36,7 +36,7 @@ bench_exec (const char *const *argv, char **ret_stdout, GError **error)
 
   posix_spawn_file_actions_init (&actions);
   posix_spawn_file_actions_adddup2 (&actions, fds[1], STDOUT_FILENO);
-  r = posix_spawn (&pid, argv[0], &actions, NULL, (char *const *)argv, environ);
+  r = posix_spawn (&pid, argv[0], &actions, NULL, (char *const *) argv, environ);
   posix_spawn_file_actions_destroy (&actions);
   close (fds[1]);
   if (r != 0)

@@ -58,7 +58,7 @@ procs (const char *dir, unsigned n, uid_t uid, gid_t gid)
       /* Into the cgroup first (as root), then become the user: children
        * are born there. */
       snprintf (path, sizeof path, "%s/cgroup.procs", dir);
-      snprintf (pid, sizeof pid, "%d", (int)getpid ());
+      snprintf (pid, sizeof pid, "%d", (int) getpid ());
       fd = open (path, O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write (fd, pid, strlen (pid)) < 0)
         _exit (1);
@@ -93,11 +93,11 @@ int
 main (int argc, char **argv)
 {
   if (argc == 6 && !strcmp (argv[1], "procs"))
-    return procs (argv[2], (unsigned)strtoul (argv[3], NULL, 10), (uid_t)strtoul (argv[4], NULL, 10),
-                  (gid_t)strtoul (argv[5], NULL, 10));
+    return procs (argv[2], (unsigned) strtoul (argv[3], NULL, 10), (uid_t) strtoul (argv[4], NULL, 10),
+                  (gid_t) strtoul (argv[5], NULL, 10));
   if (argc == 4 && !strcmp (argv[1], "tree"))
     {
-      int r = bench_tree_make (argv[2], (unsigned)strtoul (argv[3], NULL, 10));
+      int r = bench_tree_make (argv[2], (unsigned) strtoul (argv[3], NULL, 10));
       if (r < 0)
         fprintf (stderr, "bench-fixture: %s: %s\n", argv[2], strerror (-r));
       return r < 0;

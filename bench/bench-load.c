@@ -15,12 +15,12 @@ typedef struct
   guint clients, warmup, calls;
   GMutex lock;
   GCond cond;
-  guint ready;      /* clients done with set-up and warm-up */
-  gboolean go;      /* timing started */
+  guint ready; /* clients done with set-up and warm-up */
+  gboolean go; /* timing started */
   gboolean failed;
-  GError *error;    /* the first failure */
-  gint next_warm;   /* next warm-up index */
-  gint next_timed;  /* next timed call, 0 .. calls-1 */
+  GError *error;   /* the first failure */
+  gint next_warm;  /* next warm-up index */
+  gint next_timed; /* next timed call, 0 .. calls-1 */
   gint64 start_ns;
   gint64 end_ns;
   guint busy;
@@ -59,7 +59,7 @@ one_call (Load *l, gpointer state, guint index, GError **error)
       if (!busy)
         return FALSE;
       g_clear_error (error);
-      g_atomic_int_inc ((gint *)&l->busy);
+      g_atomic_int_inc ((gint *) &l->busy);
       g_usleep (BUSY_RETRY_US);
     }
 }
@@ -75,7 +75,7 @@ client_thread (gpointer data)
   if (l->op->client_new && !(state = l->op->client_new (l->op->shared, c->index, &error)))
     goto out;
   for (guint i = 0; i < l->warmup; i++)
-    if (!one_call (l, state, (guint)g_atomic_int_add (&l->next_warm, 1), &error))
+    if (!one_call (l, state, (guint) g_atomic_int_add (&l->next_warm, 1), &error))
       goto out;
 
   g_mutex_lock (&l->lock);
@@ -91,10 +91,10 @@ client_thread (gpointer data)
       gint64 t0;
       double ms;
 
-      if (n >= (gint)l->calls)
+      if (n >= (gint) l->calls)
         break;
       t0 = bench_now_ns ();
-      if (!one_call (l, state, l->clients * l->warmup + (guint)n, &error))
+      if (!one_call (l, state, l->clients * l->warmup + (guint) n, &error))
         break;
       ms = (bench_now_ns () - t0) / 1e6;
       g_array_append_val (c->samples, ms);
@@ -112,7 +112,8 @@ out:
 }
 
 gboolean
-bench_load_run (const BenchOp *op, guint clients, guint warmup, guint calls, BenchLoadResult *ret, GError **error)
+bench_load_run (
+    const BenchOp *op, guint clients, guint warmup, guint calls, BenchLoadResult *ret, GError **error)
 {
   Load l = { .op = op, .clients = clients, .warmup = warmup, .calls = calls };
   g_autofree Client *cs = g_new0 (Client, clients);

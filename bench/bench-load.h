@@ -12,7 +12,8 @@ typedef void (*BenchClientFree) (gpointer client);
 /* One call; index is unique among all calls of the row, warm-up included,
  * so each call can have its own fixture (a cgroup, a tree). Sets *ret_busy
  * when the broker answered Busy: the call is then retried and counted. */
-typedef gboolean (*BenchCall) (gpointer client, gpointer shared, guint index, gboolean *ret_busy, GError **error);
+typedef gboolean (*BenchCall) (
+    gpointer client, gpointer shared, guint index, gboolean *ret_busy, GError **error);
 
 typedef struct
 {
@@ -32,7 +33,7 @@ typedef struct
 /* Runs `warmup` untimed calls per client (indices 0 .. clients*warmup-1),
  * then `calls` timed calls (the next indices) spread over the clients as
  * they come free. */
-gboolean bench_load_run (const BenchOp *op, guint clients, guint warmup, guint calls, BenchLoadResult *ret,
-                         GError **error);
+gboolean bench_load_run (
+    const BenchOp *op, guint clients, guint warmup, guint calls, BenchLoadResult *ret, GError **error);
 
 void bench_load_result_clear (BenchLoadResult *r);

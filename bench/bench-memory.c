@@ -23,7 +23,7 @@ bench_memory_read (guint32 pid, BenchMemory *ret, GError **error)
     { "VmHWM:", G_STRUCT_OFFSET (BenchMemory, vm_hwm_kb) },
     { "Threads:", G_STRUCT_OFFSET (BenchMemory, threads) },
   };
-  g_autofree char *path = g_strdup_printf ("/proc/%u/status", (unsigned)pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%u/status", (unsigned) pid);
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
 
@@ -51,7 +51,7 @@ bench_memory_read (guint32 pid, BenchMemory *ret, GError **error)
 gboolean
 bench_cpu_read (guint32 pid, double *ret_ms, GError **error)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%u/stat", (unsigned)pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%u/stat", (unsigned) pid);
   g_autofree char *contents = NULL;
   g_auto (GStrv) fields = NULL;
   const char *after;

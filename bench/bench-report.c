@@ -6,7 +6,8 @@
 #include <json-glib/json-glib.h>
 
 BenchRow *
-bench_row_new (const char *section, const char *series, guint clients, const char *label, const char *checked_by)
+bench_row_new (
+    const char *section, const char *series, guint clients, const char *label, const char *checked_by)
 {
   BenchRow *row = g_new0 (BenchRow, 1);
 
@@ -46,8 +47,8 @@ static void
 append_rows (GString *out, const BenchResults *r, const BenchSection *sec)
 {
   g_string_append_printf (out, "\n%s\n", sec->title);
-  g_string_append_printf (out, "  %-58s %-9s %7s %8s %8s %8s %9s\n", "path", "checked", "clients", "median", "p99",
-                          "mean", sec->with_rate ? "calls/s" : "samples");
+  g_string_append_printf (out, "  %-58s %-9s %7s %8s %8s %8s %9s\n", "path", "checked", "clients", "median",
+                          "p99", "mean", sec->with_rate ? "calls/s" : "samples");
   for (guint i = 0; i < r->rows->len; i++)
     {
       const BenchRow *row = r->rows->pdata[i];
@@ -92,7 +93,7 @@ bench_report_text (const BenchResults *r)
       g_string_append_printf (out,
                               "  %-44s %7u %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
                               " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT "\n",
-                              m->what, (unsigned)m->memory.pid, m->memory.vm_rss_kb, m->memory.rss_anon_kb,
+                              m->what, (unsigned) m->memory.pid, m->memory.vm_rss_kb, m->memory.rss_anon_kb,
                               m->memory.rss_file_kb, m->memory.vm_hwm_kb, m->memory.threads);
     }
   if (r->have_idle_cpu)
@@ -105,7 +106,7 @@ bench_report_text (const BenchResults *r)
     {
       g_string_append (out, "\nTargets (same run)\n");
       for (guint i = 0; i < r->targets->len; i++)
-        g_string_append_printf (out, "  %s\n", (const char *)r->targets->pdata[i]);
+        g_string_append_printf (out, "  %s\n", (const char *) r->targets->pdata[i]);
     }
   return g_string_free (out, FALSE);
 }
@@ -117,7 +118,7 @@ add_double (JsonBuilder *b, const char *key, double v)
 {
   json_builder_set_member_name (b, key);
   /* Microsecond precision is all the clock and the reader need. */
-  json_builder_add_double_value (b, (gint64)(v * 1000 + 0.5) / 1000.0);
+  json_builder_add_double_value (b, (gint64) (v * 1000 + 0.5) / 1000.0);
 }
 
 static void
@@ -194,7 +195,7 @@ add_memory (JsonBuilder *b, const BenchResults *r)
       for (gsize k = 0; k < G_N_ELEMENTS (f); k++)
         {
           json_builder_set_member_name (b, f[k].key);
-          json_builder_add_int_value (b, (gint64)f[k].v);
+          json_builder_add_int_value (b, (gint64) f[k].v);
         }
       json_builder_end_object (b);
     }

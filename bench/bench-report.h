@@ -36,20 +36,20 @@ typedef struct
 
 typedef struct
 {
-  GPtrArray *meta;     /* "key=value" strings, in order */
+  GPtrArray *meta; /* "key=value" strings, in order */
   const BenchSection *sections;
   guint n_sections;
-  GPtrArray *rows;     /* BenchRow*, in run order */
-  GPtrArray *memory;   /* BenchMemoryReading* */
+  GPtrArray *rows;   /* BenchRow*, in run order */
+  GPtrArray *memory; /* BenchMemoryReading* */
   gboolean have_idle_cpu;
-  double idle_cpu_ms;      /* broker CPU time used while idle */
+  double idle_cpu_ms; /* broker CPU time used while idle */
   double idle_cpu_window_s;
-  gboolean broker_reused;  /* one broker process served every warm broker row */
-  GPtrArray *targets;      /* "met|missed|n/a: text" strings */
+  gboolean broker_reused; /* one broker process served every warm broker row */
+  GPtrArray *targets;     /* "met|missed|n/a: text" strings */
 } BenchResults;
 
-BenchRow *bench_row_new (const char *section, const char *series, guint clients, const char *label,
-                         const char *checked_by);
+BenchRow *bench_row_new (
+    const char *section, const char *series, guint clients, const char *label, const char *checked_by);
 void bench_row_free (BenchRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchRow, bench_row_free)
 

@@ -46,9 +46,10 @@ call (sd_bus *bus, sd_bus_message *m, GError **error)
   if (r < 0)
     {
       /* Busy (the broker's call limits) is retried by the caller. */
-      g_set_error (error, G_IO_ERROR, sd_bus_error_has_name (&e, LOCALD_DBUS_ERROR_BUSY) ? G_IO_ERROR_BUSY : G_IO_ERROR_FAILED,
-                   "%s: %s: %s", sd_bus_message_get_member (m),
-                   e.name ? e.name : "error", e.message ? e.message : g_strerror (-r));
+      g_set_error (error, G_IO_ERROR,
+                   sd_bus_error_has_name (&e, LOCALD_DBUS_ERROR_BUSY) ? G_IO_ERROR_BUSY : G_IO_ERROR_FAILED,
+                   "%s: %s: %s", sd_bus_message_get_member (m), e.name ? e.name : "error",
+                   e.message ? e.message : g_strerror (-r));
       sd_bus_error_free (&e);
       return NULL;
     }
@@ -59,7 +60,8 @@ static sd_bus_message *
 broker_method (sd_bus *bus, const char *iface, const char *member, GError **error)
 {
   sd_bus_message *m = NULL;
-  int r = sd_bus_message_new_method_call (bus, &m, LOCALD_BROKER_BUS_NAME, LOCALD_BROKER_OBJECT_PATH, iface, member);
+  int r = sd_bus_message_new_method_call (bus, &m, LOCALD_BROKER_BUS_NAME, LOCALD_BROKER_OBJECT_PATH, iface,
+                                          member);
 
   if (r < 0)
     fail_r (error, r, member);
@@ -165,7 +167,7 @@ call_counting (sd_bus *bus, const char *member, const char *arg, char type, guin
 
   if (m == NULL || sd_bus_message_append (m, "s", arg) < 0 || (reply = call (bus, m, error)) == NULL)
     return FALSE;
-  if (sd_bus_message_read (reply, sig, type == 'u' ? (void *)&u : (void *)&t) < 0)
+  if (sd_bus_message_read (reply, sig, type == 'u' ? (void *) &u : (void *) &t) < 0)
     return fail_r (error, -EBADMSG, member);
   *ret = type == 'u' ? u : t;
   return TRUE;
@@ -179,7 +181,7 @@ bench_sdbus_kill (sd_bus *bus, const char *cgroup, guint32 *ret_killed, GError *
   if (!call_counting (bus, "KillCgroup", cgroup, 'u', &killed, error))
     return FALSE;
   if (ret_killed)
-    *ret_killed = (guint32)killed;
+    *ret_killed = (guint32) killed;
   return TRUE;
 }
 
@@ -209,8 +211,8 @@ bench_sdbus_polkit_check (sd_bus *bus, const char *action_id, GError **error)
   r = sd_bus_message_new_method_call (bus, &m, LOCALD_POLKIT_BUS_NAME, LOCALD_POLKIT_AUTHORITY_PATH,
                                       LOCALD_POLKIT_AUTHORITY_INTERFACE, "CheckAuthorization");
   if (r >= 0)
-    r = sd_bus_message_append (m, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", unique, action_id, 0, 0u,
-                               "");
+    r = sd_bus_message_append (m, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", unique, action_id, 0,
+                               0u, "");
   if (r < 0)
     return fail_r (error, r, "CheckAuthorization");
   if ((reply = call (bus, m, error)) == NULL)
@@ -223,8 +225,8 @@ bench_sdbus_polkit_check (sd_bus *bus, const char *action_id, GError **error)
     return fail_r (error, r, "CheckAuthorization reply");
   if (!authorized)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "polkit does not authorize %s for this client",
-                   action_id);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "polkit does not authorize %s for this client", action_id);
       return FALSE;
     }
   return TRUE;

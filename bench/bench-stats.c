@@ -11,13 +11,13 @@ bench_now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
 }
 
 static int
 compare_double (gconstpointer a, gconstpointer b)
 {
-  double x = *(const double *)a, y = *(const double *)b;
+  double x = *(const double *) a, y = *(const double *) b;
 
   return (x > y) - (x < y);
 }
@@ -28,7 +28,7 @@ compare_double (gconstpointer a, gconstpointer b)
 static double
 percentile (const double *sorted, guint n, guint p)
 {
-  guint rank = (guint)(((guint64)p * n + 99) / 100); /* ceil (p% of n) */
+  guint rank = (guint) (((guint64) p * n + 99) / 100); /* ceil (p% of n) */
 
   if (rank < 1)
     rank = 1;
@@ -53,7 +53,7 @@ bench_summarize (GArray *samples, gint64 wall_ns, BenchSummary *ret)
   sorted = g_array_sized_new (FALSE, FALSE, sizeof (double), n);
   g_array_append_vals (sorted, samples->data, n);
   g_array_sort (sorted, compare_double);
-  v = (const double *)sorted->data;
+  v = (const double *) sorted->data;
 
   for (guint i = 0; i < n; i++)
     sum += v[i];

@@ -34,7 +34,8 @@ bench_tree_make (const char *top, unsigned entries)
           snprintf (name, sizeof name, "d%u", n_dirs++);
           if (dir_fd >= 0)
             close (dir_fd);
-          if (mkdirat (top_fd, name, 0755) < 0 || (dir_fd = openat (top_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+          if (mkdirat (top_fd, name, 0755) < 0
+              || (dir_fd = openat (top_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             goto fail;
           made++;
           in_dir = 0;

@@ -58,7 +58,7 @@ unescape_octal (char *s)
       if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
           && r[3] <= '7')
         {
-          *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+          *w = (char) (((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
           r += 4;
         }
       else
@@ -129,9 +129,9 @@ caller_uid (void)
       {
         const char *v = getenv (vars[i]);
         if (v && *v)
-          return (unsigned)strtoul (v, NULL, 10);
+          return (unsigned) strtoul (v, NULL, 10);
       }
-  return (unsigned)getuid ();
+  return (unsigned) getuid ();
 }
 
 static int
@@ -188,7 +188,7 @@ do_kill (const char *root, const char *cgroup)
   while (populated (events))
     {
       struct pollfd p = { .fd = events, .events = POLLPRI };
-      (void)poll (&p, 1, 100);
+      (void) poll (&p, 1, 100);
     }
   close (events);
   close (fd);

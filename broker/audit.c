@@ -58,7 +58,8 @@ broker_audit (const char *method,
   g_return_if_fail (method != NULL);
 
   const char *result_text = broker_audit_result_to_string (result);
-  g_autofree char *uid_text = uid == (uid_t) -1 ? g_strdup ("unknown") : g_strdup_printf ("%u", (unsigned) uid);
+  g_autofree char *uid_text
+      = uid == (uid_t) -1 ? g_strdup ("unknown") : g_strdup_printf ("%u", (unsigned) uid);
   int priority = result == BROKER_AUDIT_OK ? LOG_INFO : LOG_NOTICE;
 
   g_autofree char *shown_argument = NULL;
@@ -68,7 +69,8 @@ broker_audit (const char *method,
       /* Cut on a character boundary: the journal wants valid UTF-8. */
       while (end > argument && ((guchar) *end & 0xC0) == 0x80)
         end--;
-      shown_argument = g_strdup_printf ("%.*s... (%zu bytes)", (int) (end - argument), argument, strlen (argument));
+      shown_argument
+          = g_strdup_printf ("%.*s... (%zu bytes)", (int) (end - argument), argument, strlen (argument));
       argument = shown_argument;
     }
 
@@ -78,28 +80,25 @@ broker_audit (const char *method,
 
   if (journal_available ())
     {
-      sd_journal_send ("MESSAGE=%s by uid %s (%s): %s%s%s", method, uid_text, sender ? sender : "?", result_text,
-                       detail && *detail ? ": " : "", detail_escaped,
-                       BROKER_AUDIT_MESSAGE_ID,
-                       "PRIORITY=%d", priority,
-                       "LOCALD_METHOD=%s", method,
-                       "LOCALD_CALLER_UID=%s", uid_text,
-                       "LOCALD_SENDER=%s", sender ? sender : "",
-                       "LOCALD_ARGUMENT=%s", argument ? argument : "",
-                       "LOCALD_RESULT=%s", result_text,
-                       "LOCALD_DETAIL=%s", detail ? detail : "",
-                       NULL);
+      sd_journal_send ("MESSAGE=%s by uid %s (%s): %s%s%s", method, uid_text, sender ? sender : "?",
+                       result_text, detail && *detail ? ": " : "", detail_escaped, BROKER_AUDIT_MESSAGE_ID,
+                       "PRIORITY=%d", priority, "LOCALD_METHOD=%s", method, "LOCALD_CALLER_UID=%s", uid_text,
+                       "LOCALD_SENDER=%s", sender ? sender : "", "LOCALD_ARGUMENT=%s",
+                       argument ? argument : "", "LOCALD_RESULT=%s", result_text, "LOCALD_DETAIL=%s",
+                       detail ? detail : "", NULL);
       return;
     }
 
-  fprintf (stderr, "locald-brokerd: AUDIT method=%s uid=%s sender=%s argument=\"%s\" result=%s detail=\"%s\"\n", method,
-           uid_text, sender ? sender : "?", arg_escaped, result_text, detail_escaped);
+  fprintf (stderr,
+           "locald-brokerd: AUDIT method=%s uid=%s sender=%s argument=\"%s\" result=%s detail=\"%s\"\n",
+           method, uid_text, sender ? sender : "?", arg_escaped, result_text, detail_escaped);
   fflush (stderr);
 }
 
 /* ---- per-uid limit on entries for calls that did no work ---- */
 
-typedef struct {
+typedef struct
+{
   uid_t uid;
   guint written;
   guint suppressed[BROKER_AUDIT_ERROR + 1];
@@ -116,11 +115,10 @@ on_audit_window_end (gpointer user_data)
   for (int result = 0; result <= BROKER_AUDIT_ERROR; result++)
     if (w->suppressed[result] > 0)
       {
-        g_autofree char *detail
-            = g_strdup_printf ("%u more call(s) of this uid with this result in the last %d s were not "
-                               "logged one by one (at most %d entries per uid per %d s)",
-                               w->suppressed[result], BROKER_AUDIT_WINDOW_S, BROKER_AUDIT_PER_WINDOW,
-                               BROKER_AUDIT_WINDOW_S);
+        g_autofree char *detail = g_strdup_printf (
+            "%u more call(s) of this uid with this result in the last %d s were not "
+            "logged one by one (at most %d entries per uid per %d s)",
+            w->suppressed[result], BROKER_AUDIT_WINDOW_S, BROKER_AUDIT_PER_WINDOW, BROKER_AUDIT_WINDOW_S);
         broker_audit ("*", w->uid, NULL, NULL, (BrokerAuditResult) result, detail);
       }
   w->source = 0;

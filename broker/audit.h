@@ -13,11 +13,12 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   BROKER_AUDIT_OK,
-  BROKER_AUDIT_DENIED, /* refused by authorization */
+  BROKER_AUDIT_DENIED,  /* refused by authorization */
   BROKER_AUDIT_REFUSED, /* refused before authorization: malformed input */
-  BROKER_AUDIT_ERROR,  /* authorized, but the operation failed */
+  BROKER_AUDIT_ERROR,   /* authorized, but the operation failed */
 } BrokerAuditResult;
 
 /* uid is (uid_t) -1 when the caller's uid could not be learned. */

@@ -22,7 +22,8 @@
  * done for a caller who left either way (see bus.c). */
 #define AUTHZ_CANCEL_GRACE_MS 2000
 
-typedef struct {
+typedef struct
+{
   char *sender;
   char *action_id;
   char **details; /* key, value, key, value, ..., NULL */
@@ -98,22 +99,24 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (result == NULL)
     {
       if (check->timed_out)
-        g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
-                                 "polkit did not answer the authorization check for %s within %d seconds; the call "
-                                 "was refused. Check that polkitd is running and responsive.",
-                                 check->action_id,
-                                 check->allow_interaction ? AUTHZ_TIMEOUT_INTERACTIVE_S
-                                                          : AUTHZ_TIMEOUT_NONINTERACTIVE_S);
+        g_task_return_new_error (
+            task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
+            "polkit did not answer the authorization check for %s within %d seconds; the call "
+            "was refused. Check that polkitd is running and responsive.",
+            check->action_id,
+            check->allow_interaction ? AUTHZ_TIMEOUT_INTERACTIVE_S : AUTHZ_TIMEOUT_NONINTERACTIVE_S);
       else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
-                                 "The authorization check for %s was abandoned because the caller disconnected; "
-                                 "nothing was done.",
-                                 check->action_id);
+        g_task_return_new_error (
+            task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
+            "The authorization check for %s was abandoned because the caller disconnected; "
+            "nothing was done.",
+            check->action_id);
       else
-        g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
-                                 "Could not check authorization for %s with polkit (%s); the call was refused. "
-                                 "Make sure polkitd is installed and running.",
-                                 check->action_id, local_error->message);
+        g_task_return_new_error (
+            task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
+            "Could not check authorization for %s with polkit (%s); the call was refused. "
+            "Make sure polkitd is installed and running.",
+            check->action_id, local_error->message);
       return;
     }
 
@@ -133,10 +136,11 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
     g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
                              "Authentication for %s was dismissed; nothing was done.", check->action_id);
   else
-    g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
-                             "Not authorized for %s by polkit. An administrator can allow it with a polkit rule "
-                             "(see the locald-broker polkit rules guide).",
-                             check->action_id);
+    g_task_return_new_error (
+        task, BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+        "Not authorized for %s by polkit. An administrator can allow it with a polkit rule "
+        "(see the locald-broker polkit rules guide).",
+        check->action_id);
 }
 
 /* The daemon keeps the authority for its whole life: one connection to
@@ -156,10 +160,11 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
     the_authority = g_object_ref (authority);
   if (authority == NULL)
     {
-      g_task_return_new_error (task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
-                               "The polkit authority is not available (%s); the call was refused. Make sure polkitd "
-                               "is installed and running.",
-                               local_error->message);
+      g_task_return_new_error (
+          task, BROKER_ERROR, BROKER_ERROR_AUTHORIZATION_UNAVAILABLE,
+          "The polkit authority is not available (%s); the call was refused. Make sure polkitd "
+          "is installed and running.",
+          local_error->message);
       return;
     }
 
@@ -171,8 +176,9 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   PolkitCheckAuthorizationFlags flags = check->allow_interaction
                                             ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
                                             : POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
-  check->timeout_source = g_timeout_add_seconds (
-      check->allow_interaction ? AUTHZ_TIMEOUT_INTERACTIVE_S : AUTHZ_TIMEOUT_NONINTERACTIVE_S, on_check_timeout, check);
+  check->timeout_source = g_timeout_add_seconds (check->allow_interaction ? AUTHZ_TIMEOUT_INTERACTIVE_S
+                                                                          : AUTHZ_TIMEOUT_NONINTERACTIVE_S,
+                                                 on_check_timeout, check);
 
   polkit_authority_check_authorization (authority, subject, check->action_id, details, flags,
                                         check->check_cancellable, on_check_done, g_steal_pointer (&task));

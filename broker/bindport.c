@@ -118,7 +118,8 @@ bindport_open (const BindPortTarget *target, GError **error)
   if (fd < 0)
     {
       int e = errno;
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot create a TCP socket: %s", g_strerror (e));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot create a TCP socket: %s",
+                   g_strerror (e));
       return -1;
     }
   if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0

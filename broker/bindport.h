@@ -15,14 +15,16 @@ G_BEGIN_DECLS
 
 #define BINDPORT_UNPRIVILEGED_START_PATH "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 
-typedef struct {
+typedef struct
+{
   int family; /* AF_INET or AF_INET6 */
-  union {
+  union
+  {
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
   } sa;
   guint16 port;
-  gboolean loopback;          /* 127.0.0.0/8 or ::1 */
+  gboolean loopback;           /* 127.0.0.0/8 or ::1 */
   char text[INET6_ADDRSTRLEN]; /* the address, canonical (inet_ntop) */
 } BindPortTarget;
 

@@ -21,14 +21,15 @@ G_BEGIN_DECLS
 #define BROKER_OBJECT_PATH LOCALD_BROKER_OBJECT_PATH
 #define BROKER_INTERFACE LOCALD_BROKER_INTERFACE
 
-typedef struct {
+typedef struct
+{
   BrokerOptions options;
 
   /* cgroup configuration, resolved at start-up */
-  CgroupLayout layout;     /* layout.mount is NULL when no cgroup2 was found */
+  CgroupLayout layout; /* layout.mount is NULL when no cgroup2 was found */
   gboolean systemd_strategy;
   char *strategy_reason;
-  char *cgroup_root_path;  /* "/locald", or "" without cgroup2 */
+  char *cgroup_root_path; /* "/locald", or "" without cgroup2 */
 
   sd_bus *bus;
   sd_bus_slot *vtable_slot;
@@ -48,12 +49,12 @@ typedef struct {
   GQueue work_waiting; /* requests authorized and waiting for a worker */
 
   /* lifecycle (main thread only) */
-  guint in_flight;         /* calls accepted and not yet answered */
-  guint64 calls_seen;      /* every call ever accepted; tells the drain that more arrived */
+  guint in_flight;    /* calls accepted and not yet answered */
+  guint64 calls_seen; /* every call ever accepted; tells the drain that more arrived */
   guint idle_source;
   guint drain_source;
-  guint drain_rounds;      /* grace periods spent draining; bounded */
-  gboolean exiting;        /* the name is released or being released */
+  guint drain_rounds; /* grace periods spent draining; bounded */
+  gboolean exiting;   /* the name is released or being released */
   int exit_code;
 } BrokerContext;
 

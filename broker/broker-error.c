@@ -5,7 +5,7 @@
 
 #include "client/locald-names.h"
 
-G_DEFINE_QUARK (locald-broker-error-quark, broker_error)
+G_DEFINE_QUARK (locald - broker - error - quark, broker_error)
 
 static const char *const dbus_names[] = {
   [BROKER_ERROR_FAILED] = LOCALD_DBUS_ERROR_FAILED,

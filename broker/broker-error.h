@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 
 #define BROKER_ERROR (broker_error_quark ())
 
-typedef enum {
+typedef enum
+{
   BROKER_ERROR_FAILED,                    /* dev.locald.Broker1.Error.Failed */
   BROKER_ERROR_INVALID_ARGS,              /* org.freedesktop.DBus.Error.InvalidArgs */
   BROKER_ERROR_ACCESS_DENIED,             /* org.freedesktop.DBus.Error.AccessDenied */

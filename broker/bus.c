@@ -33,7 +33,8 @@ typedef struct BrokerSender BrokerSender;
  * check them with check (main thread, before polkit), may need a check
  * that blocks (precheck, in a worker thread, still before polkit), and may
  * choose their action and polkit details from the arguments. */
-typedef struct {
+typedef struct
+{
   const char *name;
   const char *action_id;
   gboolean has_argument;
@@ -49,7 +50,8 @@ typedef struct {
   gboolean probe_fds;                         /* the reply carries an fd: ask the bus first (fdprobe.h) */
 } BrokerMethod;
 
-struct BrokerRequest {
+struct BrokerRequest
+{
   BrokerContext *ctx;
   const BrokerMethod *method;
   sd_bus_message *message;
@@ -64,10 +66,10 @@ struct BrokerRequest {
   gboolean counted_for_uid;
   gboolean waiting_for_creds; /* counted in ctx->calls_unidentified */
   gboolean running;           /* counted in ctx->running and running_by_uid */
-  GArray *gids; /* the caller's groups from the bus (gid_t), or NULL when it did not say */
-  GCancellable *cancellable; /* cancelled when the caller leaves the bus */
-  uint64_t probe_cookie;     /* fdprobe_send(), 0 when none */
-  gboolean prechecking;      /* the worker runs method->precheck, not ->work */
+  GArray *gids;               /* the caller's groups from the bus (gid_t), or NULL when it did not say */
+  GCancellable *cancellable;  /* cancelled when the caller leaves the bus */
+  uint64_t probe_cookie;      /* fdprobe_send(), 0 when none */
+  gboolean prechecking;       /* the worker runs method->precheck, not ->work */
 
   /* arguments of methods that take more than one string */
   guint16 port;
@@ -91,7 +93,8 @@ struct BrokerRequest {
  * are asked for once, on its first call, and kept until the bus driver says
  * the connection left. So a known caller's calls count against its uid from
  * the moment they arrive, with no round trip first. */
-struct BrokerSender {
+struct BrokerSender
+{
   BrokerContext *ctx;
   char *name;
   GPtrArray *calls;   /* its requests in progress (not owned) */
@@ -327,8 +330,9 @@ cleanup_work (BrokerRequest *req, GError **error)
   /* The caller's groups as the bus saw them at connection time; without
    * them the cleanup code looks them up in the user database. */
   if (req->gids != NULL)
-    return cleanup_remove_beneath_locald_for (req->argument, req->uid, (const gid_t *) (gpointer) req->gids->data,
-                                              req->gids->len, &req->out_removed, error);
+    return cleanup_remove_beneath_locald_for (req->argument, req->uid,
+                                              (const gid_t *) (gpointer) req->gids->data, req->gids->len,
+                                              &req->out_removed, error);
   return cleanup_remove_beneath_locald (req->argument, req->uid, &req->out_removed, error);
 }
 
@@ -355,10 +359,11 @@ bindport_check (BrokerRequest *req, GError **error)
 {
   if (fdprobe_refused (req->probe_cookie))
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
-                   "Your bus connection does not accept file descriptors, and BindPort returns one: connect with "
-                   "Unix fd passing negotiated (NEGOTIATE_UNIX_FD; GDBus and sd-bus do it by default on Unix "
-                   "sockets). Nothing was bound.");
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
+          "Your bus connection does not accept file descriptors, and BindPort returns one: connect with "
+          "Unix fd passing negotiated (NEGOTIATE_UNIX_FD; GDBus and sd-bus do it by default on Unix "
+          "sockets). Nothing was bound.");
       return FALSE;
     }
   return bindport_parse (req->names[0], req->port, &req->target, error);
@@ -439,9 +444,8 @@ static gboolean
 synchosts_check (BrokerRequest *req, GError **error)
 {
   const BrokerOptions *o = &req->ctx->options;
-  g_auto (GStrv) valid
-      = hosts_validate_names ((const char *const *) req->names, (const char *const *) o->hosts_suffixes,
-                              o->hosts_max_names, error);
+  g_auto (GStrv) valid = hosts_validate_names (
+      (const char *const *) req->names, (const char *const *) o->hosts_suffixes, o->hosts_max_names, error);
   if (valid == NULL)
     return FALSE;
   g_strfreev (req->names);
@@ -686,8 +690,8 @@ worker_main (gpointer data, gpointer user_data)
 
   req->work_ok = (req->prechecking ? req->method->precheck : req->method->work) (req, &req->work_error);
   if (!req->work_ok && req->work_error == NULL)
-    req->work_error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED, "%s failed without saying why",
-                                   req->method->name);
+    req->work_error
+        = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED, "%s failed without saying why", req->method->name);
   /* The priority of the bus source: a flood of calls must not starve the
    * answers. */
   g_idle_add_full (G_PRIORITY_DEFAULT, on_work_finished, req, NULL);
@@ -758,7 +762,8 @@ read_group_ids (sd_bus_message *reply)
   uint32_t gid;
   int r;
 
-  if (sd_bus_message_enter_container (reply, 'v', "au") < 0 || sd_bus_message_enter_container (reply, 'a', "u") < 0)
+  if (sd_bus_message_enter_container (reply, 'v', "au") < 0
+      || sd_bus_message_enter_container (reply, 'a', "u") < 0)
     return NULL;
   while ((r = sd_bus_message_read (reply, "u", &gid)) > 0)
     {
@@ -868,11 +873,13 @@ on_recheck_credentials (sd_bus_message *reply, void *userdata, sd_bus_error *ret
 
   /* Act only for the same caller, still connected, with the same uid: a
    * caller that left (or a name that changed hands) gets nothing done. */
-  if (g_cancellable_is_cancelled (req->cancellable) || !parse_credentials (reply, &uid, &pid, NULL) || uid != req->uid)
+  if (g_cancellable_is_cancelled (req->cancellable) || !parse_credentials (reply, &uid, &pid, NULL)
+      || uid != req->uid)
     {
-      g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
-                                              "The caller disconnected or changed during authorization; nothing "
-                                              "was done.");
+      g_autoptr (GError) error
+          = g_error_new (BROKER_ERROR, BROKER_ERROR_ACCESS_DENIED,
+                         "The caller disconnected or changed during authorization; nothing "
+                         "was done.");
       request_fail (req, error, BROKER_AUDIT_DENIED);
       return 0;
     }
@@ -894,8 +901,9 @@ on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (request_credentials (req, on_recheck_credentials) < 0)
     {
-      g_autoptr (GError) e = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
-                                          "Could not confirm the caller's identity with the bus; nothing was done.");
+      g_autoptr (GError) e
+          = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                         "Could not confirm the caller's identity with the bus; nothing was done.");
       request_fail (req, e, BROKER_AUDIT_ERROR);
     }
 }
@@ -1061,8 +1069,8 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
    * sender; the driver alone sends with that exact sender name. */
   if (g_strcmp0 (sd_bus_message_get_sender (message), BUS_DRIVER_NAME) != 0)
     return 0;
-  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) < 0 || name == NULL || name[0] != ':'
-      || (new_owner != NULL && *new_owner != '\0'))
+  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) < 0 || name == NULL
+      || name[0] != ':' || (new_owner != NULL && *new_owner != '\0'))
     return 0;
 
   BrokerSender *s = g_hash_table_lookup (ctx->senders, name);
@@ -1201,30 +1209,50 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
 /* ---- properties ---- */
 
 static int
-get_version (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
-             void *userdata, sd_bus_error *ret_error)
+get_version (sd_bus *bus,
+             const char *path,
+             const char *interface,
+             const char *property,
+             sd_bus_message *reply,
+             void *userdata,
+             sd_bus_error *ret_error)
 {
   return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
 }
 
 static int
-get_api_version (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
-                 void *userdata, sd_bus_error *ret_error)
+get_api_version (sd_bus *bus,
+                 const char *path,
+                 const char *interface,
+                 const char *property,
+                 sd_bus_message *reply,
+                 void *userdata,
+                 sd_bus_error *ret_error)
 {
   return sd_bus_message_append (reply, "u", (uint32_t) LOCALD_BROKER_API_VERSION);
 }
 
 static int
-get_strategy (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
-              void *userdata, sd_bus_error *ret_error)
+get_strategy (sd_bus *bus,
+              const char *path,
+              const char *interface,
+              const char *property,
+              sd_bus_message *reply,
+              void *userdata,
+              sd_bus_error *ret_error)
 {
   BrokerContext *ctx = userdata;
   return sd_bus_message_append (reply, "s", ctx->systemd_strategy ? "systemd" : "direct");
 }
 
 static int
-get_cgroup_root (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
-                 void *userdata, sd_bus_error *ret_error)
+get_cgroup_root (sd_bus *bus,
+                 const char *path,
+                 const char *interface,
+                 const char *property,
+                 sd_bus_message *reply,
+                 void *userdata,
+                 sd_bus_error *ret_error)
 {
   BrokerContext *ctx = userdata;
   g_autofree char *root = broker_bus_text (ctx->cgroup_root_path);
@@ -1234,21 +1262,42 @@ get_cgroup_root (sd_bus *bus, const char *path, const char *interface, const cha
 /* Mirrors dbus/dev.locald.Broker1.xml; the integration suite compares the two. */
 static const sd_bus_vtable broker_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_METHOD_WITH_ARGS ("SelfCheck", SD_BUS_NO_ARGS,
-                           SD_BUS_RESULT ("s", strategy, "s", strategy_reason, "s", mode, "a(sssa{ss}s)", problems,
-                                          "a{ss}", facts),
-                           method_handler, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("SetupCgroupRoot", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", cgroup), method_handler,
+  SD_BUS_METHOD_WITH_ARGS (
+      "SelfCheck",
+      SD_BUS_NO_ARGS,
+      SD_BUS_RESULT (
+          "s", strategy, "s", strategy_reason, "s", mode, "a(sssa{ss}s)", problems, "a{ss}", facts),
+      method_handler,
+      SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SetupCgroupRoot",
+                           SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("s", cgroup),
+                           method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("KillCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("u", killed), method_handler,
+  SD_BUS_METHOD_WITH_ARGS ("KillCgroup",
+                           SD_BUS_ARGS ("s", cgroup),
+                           SD_BUS_RESULT ("u", killed),
+                           method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("CleanupPath", SD_BUS_ARGS ("s", path), SD_BUS_RESULT ("t", removed), method_handler,
+  SD_BUS_METHOD_WITH_ARGS ("CleanupPath",
+                           SD_BUS_ARGS ("s", path),
+                           SD_BUS_RESULT ("t", removed),
+                           method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("JoinCgroup", SD_BUS_ARGS ("s", cgroup), SD_BUS_RESULT ("s", path), method_handler,
+  SD_BUS_METHOD_WITH_ARGS ("JoinCgroup",
+                           SD_BUS_ARGS ("s", cgroup),
+                           SD_BUS_RESULT ("s", path),
+                           method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("BindPort", SD_BUS_ARGS ("s", address, "q", port), SD_BUS_RESULT ("h", socket),
-                           method_handler, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("SyncHosts", SD_BUS_ARGS ("as", names), SD_BUS_RESULT ("u", count), method_handler,
+  SD_BUS_METHOD_WITH_ARGS ("BindPort",
+                           SD_BUS_ARGS ("s", address, "q", port),
+                           SD_BUS_RESULT ("h", socket),
+                           method_handler,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SyncHosts",
+                           SD_BUS_ARGS ("as", names),
+                           SD_BUS_RESULT ("u", count),
+                           method_handler,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("ApiVersion", "u", get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -1285,8 +1334,8 @@ broker_bus_add_object (BrokerContext *ctx)
                                  BUS_DRIVER_INTERFACE, "NameOwnerChanged", on_name_owner_changed, NULL, ctx);
   if (r < 0)
     return r;
-  return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE, broker_vtable,
-                                   ctx);
+  return sd_bus_add_object_vtable (ctx->bus, &ctx->vtable_slot, BROKER_OBJECT_PATH, BROKER_INTERFACE,
+                                   broker_vtable, ctx);
 }
 
 void

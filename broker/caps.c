@@ -51,15 +51,14 @@ broker_caps_drop_to (const cap_value_t *keep, gsize n_keep, GError **error)
         continue;
       if (cap_drop_bound (cap) < 0 && errno != EINVAL)
         {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Cannot drop capability %d from the bounding set: %s",
-                       (int) cap, g_strerror (errno));
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       "Cannot drop capability %d from the bounding set: %s", (int) cap, g_strerror (errno));
           return FALSE;
         }
     }
 
   g_autoptr (CapState) caps = cap_init ();
-  if (caps == NULL
-      || (n_keep > 0 && cap_set_flag (caps, CAP_PERMITTED, (int) n_keep, keep, CAP_SET) < 0)
+  if (caps == NULL || (n_keep > 0 && cap_set_flag (caps, CAP_PERMITTED, (int) n_keep, keep, CAP_SET) < 0)
       || (n_keep > 0 && cap_set_flag (caps, CAP_EFFECTIVE, (int) n_keep, keep, CAP_SET) < 0)
       || cap_set_proc (caps) < 0)
     {
@@ -75,7 +74,8 @@ broker_caps_drop_to (const cap_value_t *keep, gsize n_keep, GError **error)
     }
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Cannot set no_new_privs: %s", g_strerror (errno));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Cannot set no_new_privs: %s",
+                   g_strerror (errno));
       return FALSE;
     }
   return TRUE;
@@ -90,7 +90,8 @@ broker_caps_missing (void)
   for (gsize i = 0; i < broker_n_kept_caps; i++)
     {
       cap_flag_value_t value = CAP_CLEAR;
-      if (caps == NULL || cap_get_flag (caps, broker_kept_caps[i], CAP_EFFECTIVE, &value) < 0 || value != CAP_SET)
+      if (caps == NULL || cap_get_flag (caps, broker_kept_caps[i], CAP_EFFECTIVE, &value) < 0
+          || value != CAP_SET)
         {
           char *name = cap_to_name (broker_kept_caps[i]);
           if (missing->len > 0)

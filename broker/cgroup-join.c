@@ -20,7 +20,8 @@
  * without /proc (which the hardened unit hides: ProtectProc=invisible).
  * Debian 12's headers predate it, so the first (64-byte) version of the
  * structure is spelled out here; the kernel accepts any size from that on. */
-struct broker_pidfd_info {
+struct broker_pidfd_info
+{
   uint64_t mask;
   uint64_t cgroupid;
   uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
@@ -42,10 +43,11 @@ cgroup_join_target_clear (CgroupJoinTarget *target)
 static void
 set_process_gone (GError **error, pid_t pid)
 {
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
-               "The calling process (pid %d) exited during the call; nothing was moved. Call JoinCgroup from the "
-               "process that should join",
-               (int) pid);
+  g_set_error (
+      error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND,
+      "The calling process (pid %d) exited during the call; nothing was moved. Call JoinCgroup from the "
+      "process that should join",
+      (int) pid);
 }
 
 gboolean
@@ -86,8 +88,8 @@ cgroup_join_pin (pid_t pid, uid_t uid, CgroupJoinTarget *ret, GError **error)
       if ((info.mask & BROKER_PIDFD_INFO_CREDS) != 0 && (uid_t) info.euid != uid)
         {
           g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
-                       "Process %d belongs to uid %u, not to the caller (uid %u); nothing was moved", (int) pid,
-                       (unsigned) info.euid, (unsigned) uid);
+                       "Process %d belongs to uid %u, not to the caller (uid %u); nothing was moved",
+                       (int) pid, (unsigned) info.euid, (unsigned) uid);
           return FALSE;
         }
     }
@@ -140,10 +142,11 @@ cgroup_join_open_subtree (int mount_fd, const CgroupLayout *layout, uid_t uid, G
     }
   if (fstat (fd, &st) < 0 || st.st_uid != uid)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_SET_UP,
-                   "The cgroup subtree %s is not delegated to you; run \"localdctl setup\" (SetupCgroupRoot) to "
-                   "repair it, then retry",
-                   user_path);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_NOT_SET_UP,
+          "The cgroup subtree %s is not delegated to you; run \"localdctl setup\" (SetupCgroupRoot) to "
+          "repair it, then retry",
+          user_path);
       return -1;
     }
   return broker_fd_steal (&fd);
@@ -193,8 +196,8 @@ cgroup_join_ensure_path (int subtree_fd, const char *cgroup_rel, uid_t uid, cons
 }
 
 int
-cgroup_join_prepare (const CgroupLayout *layout, uid_t uid, const char *cgroup_rel, char **ret_shown,
-                     GError **error)
+cgroup_join_prepare (
+    const CgroupLayout *layout, uid_t uid, const char *cgroup_rel, char **ret_shown, GError **error)
 {
   g_auto (BrokerFd) mount_fd = -1;
   g_auto (BrokerFd) subtree_fd = -1;
@@ -255,10 +258,11 @@ cgroup_direct_join (const CgroupLayout *layout,
     }
   if (r == -EBUSY)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "The cgroup %s hands controllers to child cgroups (cgroup.subtree_control), so no process may "
-                   "live in it; join a leaf cgroup below it instead",
-                   shown);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_FAILED,
+          "The cgroup %s hands controllers to child cgroups (cgroup.subtree_control), so no process may "
+          "live in it; join a leaf cgroup below it instead",
+          shown);
       return FALSE;
     }
   if (r < 0)

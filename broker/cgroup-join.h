@@ -23,7 +23,8 @@
 G_BEGIN_DECLS
 
 /* A process pinned for a join: pid and a pidfd referring to it. */
-typedef struct {
+typedef struct
+{
   pid_t pid;
   int pidfd;
 } CgroupJoinTarget;
@@ -47,14 +48,15 @@ int cgroup_join_open_subtree (int mount_fd, const CgroupLayout *layout, uid_t ui
 /* Opens `cgroup_rel` (validated with cgroup_validate_relative()) below the
  * open subtree, creating what is missing and delegating each new directory
  * to uid as SetupCgroupRoot delegates the subtree. */
-int cgroup_join_ensure_path (int subtree_fd, const char *cgroup_rel, uid_t uid, const char *shown, GError **error);
+int cgroup_join_ensure_path (
+    int subtree_fd, const char *cgroup_rel, uid_t uid, const char *shown, GError **error);
 
 /* What both strategies do before the move: validates, opens the caller's
  * subtree (BROKER_ERROR_NOT_SET_UP when missing) and opens <subtree>/
  * <cgroup_rel>, creating what is missing. Returns its fd and, in
  * *ret_shown, its cgroup path ("/locald/user-1000/svc/web"). */
-int cgroup_join_prepare (const CgroupLayout *layout, uid_t uid, const char *cgroup_rel, char **ret_shown,
-                         GError **error);
+int cgroup_join_prepare (
+    const CgroupLayout *layout, uid_t uid, const char *cgroup_rel, char **ret_shown, GError **error);
 
 /* Direct strategy: moves the process pinned in `target` into
  * <subtree>/<cgroup_rel>, creating it as needed. Returns the cgroup path as

@@ -72,12 +72,14 @@ cgroup_systemd_detect (char **ret_reason)
    * PID 1) creates. */
   if (lstat ("/run/systemd/system", &st) == 0 && S_ISDIR (st.st_mode))
     {
-      *ret_reason = g_strdup ("/run/systemd/system exists: the host runs systemd as PID 1, so cgroups are created "
-                              "as delegated scopes through systemd");
+      *ret_reason
+          = g_strdup ("/run/systemd/system exists: the host runs systemd as PID 1, so cgroups are created "
+                      "as delegated scopes through systemd");
       return TRUE;
     }
-  *ret_reason = g_strdup ("/run/systemd/system does not exist: PID 1 is not systemd, so the broker manages its "
-                          "cgroup subtree on the cgroup2 hierarchy directly");
+  *ret_reason
+      = g_strdup ("/run/systemd/system does not exist: PID 1 is not systemd, so the broker manages its "
+                  "cgroup subtree on the cgroup2 hierarchy directly");
   return FALSE;
 }
 
@@ -88,7 +90,8 @@ set_bus_error (GError **error, int r, const sd_bus_error *bus_error, const char 
 {
   if (r == -ETIMEDOUT || (bus_error != NULL && sd_bus_error_has_name (bus_error, SD_BUS_ERROR_NO_REPLY)))
     g_set_error (error, BROKER_ERROR, BROKER_ERROR_BUSY,
-                 "%s: systemd did not answer in time; check that the system manager is responsive and retry", what);
+                 "%s: systemd did not answer in time; check that the system manager is responsive and retry",
+                 what);
   else if (bus_error != NULL && sd_bus_error_is_set (bus_error))
     g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "%s: %s (%s)", what,
                  bus_error->message != NULL ? bus_error->message : "no message", bus_error->name);
@@ -99,7 +102,8 @@ set_bus_error (GError **error, int r, const sd_bus_error *bus_error, const char 
 /* JobRemoved of every job seen, job path -> result. The reply to
  * StartTransientUnit may be processed after the signal arrived, so signals
  * are recorded rather than matched against a job known in advance. */
-typedef struct {
+typedef struct
+{
   GHashTable *results;
   const char *manager; /* unique name of the manager the job was started with */
 } JobWatch;
@@ -137,9 +141,8 @@ get_manager_owner (sd_bus *bus, const char *unit, char **ret_owner, GError **err
     r = sd_bus_message_read (reply, "s", &owner);
   if (r < 0 || owner == NULL || owner[0] != ':')
     {
-      g_autofree char *what
-          = g_strdup_printf ("Could not create the scope %s: systemd (%s) is not on the system bus", unit,
-                             SYSTEMD_DEST);
+      g_autofree char *what = g_strdup_printf (
+          "Could not create the scope %s: systemd (%s) is not on the system bus", unit, SYSTEMD_DEST);
       set_bus_error (error, r < 0 ? r : -EBADMSG, &bus_error, what);
       return FALSE;
     }
@@ -148,7 +151,12 @@ get_manager_owner (sd_bus *bus, const char *unit, char **ret_owner, GError **err
 }
 
 static gboolean
-start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t keeper_pid, char **ret_job, gboolean *ret_exists,
+start_scope (sd_bus *bus,
+             const char *unit,
+             uid_t uid,
+             pid_t keeper_pid,
+             char **ret_job,
+             gboolean *ret_exists,
              GError **error)
 {
   __attribute__ ((cleanup (sd_bus_message_unrefp))) sd_bus_message *m = NULL;
@@ -159,17 +167,15 @@ start_scope (sd_bus *bus, const char *unit, uid_t uid, pid_t keeper_pid, char **
   const char *job;
   int r;
 
-  r = sd_bus_message_new_method_call (bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "StartTransientUnit");
+  r = sd_bus_message_new_method_call (bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE,
+                                      "StartTransientUnit");
   if (r >= 0)
     r = sd_bus_message_append (m, "ss", unit, "fail");
   if (r >= 0)
     r = sd_bus_message_open_container (m, 'a', "(sv)");
   if (r >= 0)
-    r = sd_bus_message_append (m, "(sv)(sv)(sv)(sv)(sv)",
-                               "Description", "s", description,
-                               "Slice", "s", LOCALD_SLICE,
-                               "Delegate", "b", 1,
-                               "PIDs", "au", 1, (uint32_t) keeper_pid,
+    r = sd_bus_message_append (m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Slice", "s",
+                               LOCALD_SLICE, "Delegate", "b", 1, "PIDs", "au", 1, (uint32_t) keeper_pid,
                                "User", "s", user);
   if (r >= 0)
     r = sd_bus_message_close_container (m);
@@ -218,10 +224,11 @@ wait_for_job (sd_bus *bus, GHashTable *results, const char *job, const char *uni
 
       if (now >= deadline)
         {
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_BUSY,
-                       "systemd did not finish starting %s within %d s (job %s); check \"systemctl status %s\" and "
-                       "try again",
-                       unit, (int) (SYSTEMD_TIMEOUT_US / G_USEC_PER_SEC), job, unit);
+          g_set_error (
+              error, BROKER_ERROR, BROKER_ERROR_BUSY,
+              "systemd did not finish starting %s within %d s (job %s); check \"systemctl status %s\" and "
+              "try again",
+              unit, (int) (SYSTEMD_TIMEOUT_US / G_USEC_PER_SEC), job, unit);
           return FALSE;
         }
       r = sd_bus_process (bus, NULL);
@@ -240,7 +247,8 @@ wait_for_job (sd_bus *bus, GHashTable *results, const char *job, const char *uni
   if (!g_str_equal (result, "done"))
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "systemd could not start %s (job result \"%s\"); see \"journalctl -u %s\"", unit, result, unit);
+                   "systemd could not start %s (job result \"%s\"); see \"journalctl -u %s\"", unit, result,
+                   unit);
       return FALSE;
     }
   return TRUE;
@@ -256,7 +264,8 @@ read_control_group (sd_bus *bus, const char *unit, char **ret_cgroup_path, GErro
   const char *unit_path;
   int r;
 
-  r = sd_bus_call_method (bus, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "GetUnit", &bus_error, &reply, "s", unit);
+  r = sd_bus_call_method (bus, SYSTEMD_DEST, SYSTEMD_PATH, MANAGER_IFACE, "GetUnit", &bus_error, &reply, "s",
+                          unit);
   if (r >= 0)
     r = sd_bus_message_read (reply, "o", &unit_path);
   if (r < 0)
@@ -266,7 +275,8 @@ read_control_group (sd_bus *bus, const char *unit, char **ret_cgroup_path, GErro
       return FALSE;
     }
 
-  r = sd_bus_get_property_string (bus, SYSTEMD_DEST, unit_path, SCOPE_IFACE, "ControlGroup", &bus_error, &value);
+  r = sd_bus_get_property_string (bus, SYSTEMD_DEST, unit_path, SCOPE_IFACE, "ControlGroup", &bus_error,
+                                  &value);
   if (r < 0)
     {
       g_autofree char *what = g_strdup_printf ("Cannot read the control group of %s", unit);
@@ -279,10 +289,11 @@ read_control_group (sd_bus *bus, const char *unit, char **ret_cgroup_path, GErro
 
   if (cgroup[0] != '/')
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "The scope %s has no control group (it is not running: systemd stops a scope once its last "
-                   "process is gone); call SetupCgroupRoot again",
-                   unit);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_FAILED,
+          "The scope %s has no control group (it is not running: systemd stops a scope once its last "
+          "process is gone); call SetupCgroupRoot again",
+          unit);
       return FALSE;
     }
   *ret_cgroup_path = g_steal_pointer (&cgroup);
@@ -382,8 +393,8 @@ attach_to_unit (sd_bus *bus, const char *unit, const char *subcgroup, pid_t pid,
                           &reply, "ssau", unit, subcgroup, 1, (uint32_t) pid);
   if (r < 0)
     {
-      g_autofree char *what = g_strdup_printf ("systemd could not move process %d into %s%s", (int) pid, unit,
-                                               subcgroup);
+      g_autofree char *what
+          = g_strdup_printf ("systemd could not move process %d into %s%s", (int) pid, unit, subcgroup);
       set_bus_error (error, r, &bus_error, what);
       return FALSE;
     }

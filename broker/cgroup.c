@@ -52,7 +52,8 @@ unescape_mountinfo (const char *s)
 
   for (const char *p = s; *p != '\0'; p++)
     {
-      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7')
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0'
+          && p[3] <= '7')
         {
           char c = (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
           if (c == '\0')
@@ -79,9 +80,10 @@ cgroup_find_v2_mount (const char *mountinfo_path, char **ret_mount, GError **err
 
   if (!g_file_get_contents (mountinfo_path, &contents, NULL, &local_error))
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
-                   "Cannot read the mount table %s (%s); the broker needs /proc mounted to find the cgroup2 hierarchy",
-                   mountinfo_path, local_error->message);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
+          "Cannot read the mount table %s (%s); the broker needs /proc mounted to find the cgroup2 hierarchy",
+          mountinfo_path, local_error->message);
       return FALSE;
     }
 
@@ -108,7 +110,8 @@ cgroup_find_v2_mount (const char *mountinfo_path, char **ret_mount, GError **err
     }
 
   g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
-               "No cgroup2 hierarchy is mounted (checked %s); mount one (mount -t cgroup2 none /sys/fs/cgroup/unified) "
+               "No cgroup2 hierarchy is mounted (checked %s); mount one (mount -t cgroup2 none "
+               "/sys/fs/cgroup/unified) "
                "or boot with the unified or hybrid cgroup layout",
                mountinfo_path);
   return FALSE;
@@ -126,8 +129,8 @@ validate_relative_path (const char *what, const char *example, const char *value
 
   if (value == NULL || value[0] == '\0')
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "The %s is empty; name a cgroup, e.g. \"%s\"", what,
-                   example);
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+                   "The %s is empty; name a cgroup, e.g. \"%s\"", what, example);
       return FALSE;
     }
 
@@ -135,8 +138,9 @@ validate_relative_path (const char *what, const char *example, const char *value
   if (len > CGROUP_PATH_MAX)
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                   "The %s is %" G_GSIZE_FORMAT " bytes long; at most %d bytes are accepted, use a shorter name", what,
-                   len, CGROUP_PATH_MAX);
+                   "The %s is %" G_GSIZE_FORMAT
+                   " bytes long; at most %d bytes are accepted, use a shorter name",
+                   what, len, CGROUP_PATH_MAX);
       return FALSE;
     }
 
@@ -156,8 +160,8 @@ validate_relative_path (const char *what, const char *example, const char *value
   if (value[0] == '/')
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                   "The %s \"%s\" is absolute; give a path relative to your own subtree, e.g. \"%s\"", what, value,
-                   example);
+                   "The %s \"%s\" is absolute; give a path relative to your own subtree, e.g. \"%s\"", what,
+                   value, example);
       return FALSE;
     }
   if (value[len - 1] == '/')
@@ -176,14 +180,16 @@ validate_relative_path (const char *what, const char *example, const char *value
       if (clen == 0)
         {
           g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                       "The %s \"%s\" has an empty component (\"//\"); separate names with a single '/'", what, value);
+                       "The %s \"%s\" has an empty component (\"//\"); separate names with a single '/'",
+                       what, value);
           return FALSE;
         }
       if ((clen == 1 && comp[0] == '.') || (clen == 2 && comp[0] == '.' && comp[1] == '.'))
         {
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                       "The %s \"%s\" contains a \".\" or \"..\" component; name the cgroup directly, e.g. \"%s\"",
-                       what, value, example);
+          g_set_error (
+              error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+              "The %s \"%s\" contains a \".\" or \"..\" component; name the cgroup directly, e.g. \"%s\"",
+              what, value, example);
           return FALSE;
         }
       if (clen > NAME_MAX)
@@ -200,9 +206,10 @@ validate_relative_path (const char *what, const char *example, const char *value
         }
       if (clen >= strlen ("cgroup.") && strncmp (comp, "cgroup.", strlen ("cgroup.")) == 0)
         {
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-                       "The %s \"%s\" names a cgroup interface file (\"cgroup.*\"); name a cgroup directory instead",
-                       what, value);
+          g_set_error (
+              error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+              "The %s \"%s\" names a cgroup interface file (\"cgroup.*\"); name a cgroup directory instead",
+              what, value);
           return FALSE;
         }
       if (slash == NULL)
@@ -268,7 +275,7 @@ cgroup_user_path (const CgroupLayout *layout, uid_t uid)
 int
 cgroup_open_mount (const CgroupLayout *layout, GError **error)
 {
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   struct statfs sfs;
 
   fd = open (layout->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -317,18 +324,21 @@ cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **err
       break;
     case ELOOP:
     case ENOTDIR:
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "The %s is not a plain directory (a symlink or a file is on the way); refusing to follow it", what);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+          "The %s is not a plain directory (a symlink or a file is on the way); refusing to follow it", what);
       break;
     case EXDEV:
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "The %s leads out of the directory it must stay in (\"..\" or a mount point); refusing it", what);
+                   "The %s leads out of the directory it must stay in (\"..\" or a mount point); refusing it",
+                   what);
       break;
     case EACCES:
     case EPERM:
       /* Only an unprivileged caller meets this (CGROUP_KILL_UNPRIVILEGED);
        * on the bus it is ...Error.Failed like the default. */
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "Cannot open the %s: %s", what, g_strerror (e));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "Cannot open the %s: %s", what,
+                   g_strerror (e));
       break;
     default:
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot open the %s: %s", what, g_strerror (e));
@@ -341,7 +351,7 @@ cgroup_open_beneath (int dirfd, const char *path, const char *what, GError **err
 int
 cgroup_read_at (int dirfd, const char *name, char **ret)
 {
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   g_autoptr (GString) buf = g_string_new (NULL);
   char chunk[4096];
 
@@ -368,7 +378,7 @@ cgroup_read_at (int dirfd, const char *name, char **ret)
 int
 cgroup_write_at (int dirfd, const char *name, const char *value)
 {
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   size_t len = strlen (value);
   ssize_t n;
 
@@ -390,7 +400,7 @@ cgroup_write_at (int dirfd, const char *name, const char *value)
 int
 cgroup_ensure_dir (int parent_fd, const char *name, const char *shown_path, GError **error)
 {
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   struct stat parent_st, st;
   int e;
 
@@ -426,7 +436,8 @@ cgroup_ensure_dir (int parent_fd, const char *name, const char *shown_path, GErr
   if (!S_ISDIR (st.st_mode))
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "%s exists but is not a cgroup directory; remove it or configure another cgroup root", shown_path);
+                   "%s exists but is not a cgroup directory; remove it or configure another cgroup root",
+                   shown_path);
       return -1;
     }
   if (st.st_dev != parent_st.st_dev)
@@ -491,8 +502,8 @@ cgroup_delegate_to (int fd, uid_t uid, const char *shown_path, GError **error)
           /* cgroup.threads is missing only on kernels without threaded mode. */
           if (e == ENOENT && g_str_equal (files[i], "cgroup.threads"))
             continue;
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot hand %s/%s to uid %u: %s", shown_path,
-                       files[i], (unsigned) uid, g_strerror (e));
+          g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot hand %s/%s to uid %u: %s",
+                       shown_path, files[i], (unsigned) uid, g_strerror (e));
           return FALSE;
         }
     }
@@ -510,7 +521,8 @@ ensure_root_owned (int fd, const char *shown_path, GError **error)
   if (fstat (fd, &st) < 0)
     {
       e = errno;
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot stat %s: %s", shown_path, g_strerror (e));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Cannot stat %s: %s", shown_path,
+                   g_strerror (e));
       return FALSE;
     }
   if (st.st_uid == 0 && st.st_gid == 0)
@@ -528,7 +540,7 @@ ensure_root_owned (int fd, const char *shown_path, GError **error)
 gboolean
 cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_path, GError **error)
 {
-  g_auto(BrokerFd) cur = -1;
+  g_auto (BrokerFd) cur = -1;
   g_auto (GStrv) comps = NULL;
   g_autoptr (GString) shown = NULL;
   g_autofree char *user_name = NULL;
@@ -539,7 +551,8 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
 
   if (uid == (uid_t) -1)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "uid %u is not a valid owner", (unsigned) uid);
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "uid %u is not a valid owner",
+                   (unsigned) uid);
       return FALSE;
     }
   if (!cgroup_validate_root (layout->root, error))
@@ -553,7 +566,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
   comps = g_strsplit (layout->root, "/", -1);
   for (char **c = comps; *c != NULL; c++)
     {
-      g_auto(BrokerFd) next = -1;
+      g_auto (BrokerFd) next = -1;
 
       g_string_append_printf (shown, "/%s", *c);
       next = cgroup_ensure_dir (cur, *c, shown->str, error);
@@ -567,7 +580,7 @@ cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_cgroup_pa
   user_name = cgroup_user_name (layout, uid);
   g_string_append_printf (shown, "/%s", user_name);
   {
-    g_auto(BrokerFd) user_fd = cgroup_ensure_dir (cur, user_name, shown->str, error);
+    g_auto (BrokerFd) user_fd = cgroup_ensure_dir (cur, user_name, shown->str, error);
 
     if (user_fd < 0 || !cgroup_delegate_to (user_fd, uid, shown->str, error))
       return FALSE;
@@ -618,7 +631,8 @@ collect_tree (int top_fd)
         {
           if (de->d_type != DT_DIR || g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
             continue;
-          g_ptr_array_add (nodes, rel[0] == '\0' ? g_strdup (de->d_name) : g_strconcat (rel, "/", de->d_name, NULL));
+          g_ptr_array_add (nodes,
+                           rel[0] == '\0' ? g_strdup (de->d_name) : g_strconcat (rel, "/", de->d_name, NULL));
         }
       closedir (dir);
     }
@@ -659,7 +673,7 @@ count_procs (int top_fd, GPtrArray *nodes)
 
   for (guint i = 0; i < nodes->len; i++)
     {
-      g_auto(BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
+      g_auto (BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
       g_autoptr (GArray) pids = NULL;
 
       if (fd < 0)
@@ -769,7 +783,7 @@ kill_round (int top_fd, gboolean use_kill_file)
   nodes = collect_tree (top_fd);
   for (guint i = 0; i < nodes->len; i++)
     {
-      g_auto(BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
+      g_auto (BrokerFd) fd = cgroup_open_node (top_fd, nodes->pdata[i]);
       if (fd >= 0)
         sigkill_cgroup (fd);
     }
@@ -779,7 +793,8 @@ kill_round (int top_fd, gboolean use_kill_file)
  * unlink of its files, so only the directories are removed; the kernel may
  * briefly report EBUSY right after the last process left, hence the retry. */
 static gboolean
-remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown, gint64 deadline, GError **error)
+remove_tree (
+    int parent_fd, int top_fd, const char *top_name, const char *shown, gint64 deadline, GError **error)
 {
   for (;;)
     {
@@ -791,7 +806,7 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
           const char *rel = nodes->pdata[i];
           g_autofree char *dir = g_path_get_dirname (rel);
           g_autofree char *base = g_path_get_basename (rel);
-          g_auto(BrokerFd) fd = cgroup_open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
+          g_auto (BrokerFd) fd = cgroup_open_node (top_fd, g_str_equal (dir, ".") ? "" : dir);
 
           if (fd < 0)
             continue;
@@ -814,10 +829,11 @@ remove_tree (int parent_fd, int top_fd, const char *top_name, const char *shown,
         }
       if (g_get_monotonic_time () >= deadline || (e != EBUSY && e != ENOTEMPTY))
         {
-          g_set_error (error, BROKER_ERROR, e == EBUSY || e == ENOTEMPTY ? BROKER_ERROR_BUSY : BROKER_ERROR_FAILED,
-                       "The cgroup %s is empty but could not be removed: %s; if something keeps creating cgroups "
-                       "in it, stop that and call KillCgroup again",
-                       shown, g_strerror (e));
+          g_set_error (
+              error, BROKER_ERROR, e == EBUSY || e == ENOTEMPTY ? BROKER_ERROR_BUSY : BROKER_ERROR_FAILED,
+              "The cgroup %s is empty but could not be removed: %s; if something keeps creating cgroups "
+              "in it, stop that and call KillCgroup again",
+              shown, g_strerror (e));
           return FALSE;
         }
       g_usleep (10 * G_TIME_SPAN_MILLISECOND);
@@ -833,11 +849,11 @@ cgroup_direct_kill (const CgroupLayout *layout,
                     guint32 *ret_killed,
                     GError **error)
 {
-  g_auto(BrokerFd) mount_fd = -1;
-  g_auto(BrokerFd) user_fd = -1;
-  g_auto(BrokerFd) parent_fd = -1;
-  g_auto(BrokerFd) top_fd = -1;
-  g_auto(BrokerFd) events_fd = -1;
+  g_auto (BrokerFd) mount_fd = -1;
+  g_auto (BrokerFd) user_fd = -1;
+  g_auto (BrokerFd) parent_fd = -1;
+  g_auto (BrokerFd) top_fd = -1;
+  g_auto (BrokerFd) events_fd = -1;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GPtrArray) nodes = NULL;
   g_autofree char *user_rel = NULL;
@@ -873,8 +889,9 @@ cgroup_direct_kill (const CgroupLayout *layout,
 
   parent_rel = g_path_get_dirname (cgroup_rel);
   top_name = g_path_get_basename (cgroup_rel);
-  parent_fd = g_str_equal (parent_rel, ".") ? cgroup_open_node (user_fd, "")
-                                            : cgroup_open_beneath (user_fd, parent_rel, "cgroup", &local_error);
+  parent_fd = g_str_equal (parent_rel, ".")
+                  ? cgroup_open_node (user_fd, "")
+                  : cgroup_open_beneath (user_fd, parent_rel, "cgroup", &local_error);
   if (parent_fd < 0)
     goto open_failed;
   top_fd = cgroup_open_beneath (parent_fd, top_name, "cgroup", &local_error);
@@ -886,15 +903,16 @@ cgroup_direct_kill (const CgroupLayout *layout,
     {
       int e = errno;
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "%s is not a cgroup (no cgroup.events: %s); name a cgroup directory below your subtree", shown,
-                   g_strerror (e));
+                   "%s is not a cgroup (no cgroup.events: %s); name a cgroup directory below your subtree",
+                   shown, g_strerror (e));
       return FALSE;
     }
 
   nodes = collect_tree (top_fd);
   killed = count_procs (top_fd, nodes);
 
-  use_kill_file = !(flags & CGROUP_KILL_FORCE_FREEZE_FALLBACK) && faccessat (top_fd, "cgroup.kill", F_OK, 0) == 0;
+  use_kill_file
+      = !(flags & CGROUP_KILL_FORCE_FREEZE_FALLBACK) && faccessat (top_fd, "cgroup.kill", F_OK, 0) == 0;
   if (flags & CGROUP_KILL_UNPRIVILEGED)
     {
       /* The first write is the test: refused, nothing happened yet. */
@@ -914,7 +932,8 @@ cgroup_direct_kill (const CgroupLayout *layout,
        * for the SIGKILL loop cannot grow underneath it. */
       frozen = cgroup_write_at (top_fd, "cgroup.freeze", "1") == 0;
       if (frozen)
-        cgroup_events_wait (events_fd, "frozen", "1", MIN (deadline, g_get_monotonic_time () + FREEZE_WAIT_US));
+        cgroup_events_wait (events_fd, "frozen", "1",
+                            MIN (deadline, g_get_monotonic_time () + FREEZE_WAIT_US));
     }
 
   for (;;)
@@ -933,11 +952,12 @@ cgroup_direct_kill (const CgroupLayout *layout,
           /* Do not leave survivors frozen behind a failed call. */
           if (frozen)
             (void) cgroup_write_at (top_fd, "cgroup.freeze", "0");
-          g_set_error (error, BROKER_ERROR, BROKER_ERROR_BUSY,
-                       "The cgroup %s still holds %u process(es) after %u ms of killing; something keeps moving "
-                       "processes into it or they cannot die (uninterruptible sleep). Stop whatever starts them and "
-                       "call KillCgroup again",
-                       shown, left, timeout_ms);
+          g_set_error (
+              error, BROKER_ERROR, BROKER_ERROR_BUSY,
+              "The cgroup %s still holds %u process(es) after %u ms of killing; something keeps moving "
+              "processes into it or they cannot die (uninterruptible sleep). Stop whatever starts them and "
+              "call KillCgroup again",
+              shown, left, timeout_ms);
           return FALSE;
         }
     }

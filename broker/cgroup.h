@@ -13,7 +13,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   char *mount; /* absolute path of the cgroup2 mount point, e.g. "/sys/fs/cgroup/unified" */
   char *root;  /* locald root relative to the mount, no leading '/', e.g. "locald" or "scratch-42/locald" */
   gboolean systemd_scopes; /* systemd strategy: root is "locald.slice", subtrees "locald-user-<uid>.scope" */
@@ -65,7 +66,8 @@ gboolean cgroup_direct_setup (const CgroupLayout *layout, uid_t uid, char **ret_
  * otherwise (the broker's --kill-timeout, and the client's fast path). */
 #define CGROUP_KILL_DEFAULT_TIMEOUT_MS 10000
 
-typedef enum {
+typedef enum
+{
   CGROUP_KILL_DEFAULT = 0,
   CGROUP_KILL_FORCE_FREEZE_FALLBACK = 1 << 0, /* tests: ignore cgroup.kill */
   /* The caller is the subtree's unprivileged owner (the client library's

@@ -39,7 +39,8 @@ cleanup_fd_identity (int fd, CleanupIdentity *ret)
   g_return_val_if_fail (ret != NULL, -EINVAL);
 
   if (statx (fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
-             STATX_TYPE | STATX_MODE | STATX_UID | STATX_INO | STATX_MNT_ID, &stx) < 0)
+             STATX_TYPE | STATX_MODE | STATX_UID | STATX_INO | STATX_MNT_ID, &stx)
+      < 0)
     return -errno;
   if ((stx.stx_mask & STATX_MNT_ID) == 0 || (stx.stx_mask & STATX_INO) == 0)
     return -EOPNOTSUPP;
@@ -87,7 +88,7 @@ static int
 open_no_symlinks_fallback (int dirfd, const char *path, int flags, CleanupOpenScope scope)
 {
   gboolean beneath = scope != CLEANUP_OPEN_ANYWHERE;
-  g_auto(GStrv) parts = NULL;
+  g_auto (GStrv) parts = NULL;
   CleanupIdentity start;
   int cur = -1;
   guint n;

@@ -4,7 +4,8 @@
 /*
  * Small file-descriptor helpers for CleanupPath: openat2() (glibc has no
  * wrapper) and the identity of an open directory (device, inode and mount
- * id, the latter because bind mounts of one file system share st_dev). Functions return 0 / a new fd, or a negative errno.
+ * id, the latter because bind mounts of one file system share st_dev). Functions return 0 / a new fd, or a
+ * negative errno.
  */
 
 #include <glib.h>
@@ -17,7 +18,8 @@ G_BEGIN_DECLS
  * include O_CLOEXEC and must not include O_CREAT. */
 int cleanup_openat2 (int dirfd, const char *path, int flags, guint64 resolve);
 
-typedef enum {
+typedef enum
+{
   CLEANUP_OPEN_ANYWHERE,   /* any path, across mounts */
   CLEANUP_OPEN_SAME_MOUNT, /* relative, no "..", on dirfd's mount (RESOLVE_NO_XDEV) */
   CLEANUP_OPEN_BENEATH,    /* the same, and RESOLVE_BENEATH as well */
@@ -35,7 +37,8 @@ int cleanup_open_no_symlinks (int dirfd, const char *path, int flags, CleanupOpe
  * ways are exercised on every machine. Process-wide. */
 void cleanup_fs_set_openat2_enabled (gboolean enabled);
 
-typedef struct {
+typedef struct
+{
   guint64 dev;
   guint64 ino;
   guint64 mnt_id;

@@ -35,26 +35,28 @@
  * would then be misreported as a mount point. So: no symlinks, same mount. */
 #define OPEN_DIR_SCOPE CLEANUP_OPEN_SAME_MOUNT
 
-typedef struct {
-  char *name;          /* the entry's name in the parent frame's directory */
-  DIR *dir;            /* NULL while closed to save fds */
-  CleanupIdentity id;  /* what the directory was when first opened */
+typedef struct
+{
+  char *name;         /* the entry's name in the parent frame's directory */
+  DIR *dir;           /* NULL while closed to save fds */
+  CleanupIdentity id; /* what the directory was when first opened */
   guint passes;
-  long pos;            /* telldir() when the stream was closed, for the first pass */
-  gboolean kept;       /* unprivileged: something in it had to stay */
+  long pos;      /* telldir() when the stream was closed, for the first pass */
+  gboolean kept; /* unprivileged: something in it had to stay */
 } Frame;
 
-typedef struct {
-  int top_parent_fd;    /* not owned; holds frame 0 */
-  guint64 mnt_id;       /* the mount everything must stay on */
-  GArray *frames;       /* Frame, frame 0 is the target directory */
-  guint first_open;     /* frames[first_open..] have open streams */
+typedef struct
+{
+  int top_parent_fd; /* not owned; holds frame 0 */
+  guint64 mnt_id;    /* the mount everything must stay on */
+  GArray *frames;    /* Frame, frame 0 is the target directory */
+  guint first_open;  /* frames[first_open..] have open streams */
   guint64 removed;
   const char *locald_path;
   const char *where;
-  uid_t caller_uid;     /* entries of root and of this uid may go, nothing else */
-  gboolean scanning;    /* the first pass: check every owner, remove nothing */
-  GHashTable *scanned;  /* CleanupIdentity of each directory the first pass entered */
+  uid_t caller_uid;      /* entries of root and of this uid may go, nothing else */
+  gboolean scanning;     /* the first pass: check every owner, remove nothing */
+  GHashTable *scanned;   /* CleanupIdentity of each directory the first pass entered */
   gboolean unprivileged; /* keep what the kernel refuses, go on with the rest */
   guint64 kept;          /* entries kept that way (or, first pass: not looked into) */
 } Walk;
@@ -130,8 +132,8 @@ walk_fail (Walk *w, const char *leaf, int code, const char *why, GError **error)
   g_autofree char *rel = walk_describe (w, leaf);
 
   g_set_error (error, BROKER_ERROR, code,
-               "removed %" G_GUINT64_FORMAT " entries, then stopped at '%s' (relative to %s): %s",
-               w->removed, rel, w->locald_path, why);
+               "removed %" G_GUINT64_FORMAT " entries, then stopped at '%s' (relative to %s): %s", w->removed,
+               rel, w->locald_path, why);
   return FALSE;
 }
 
@@ -155,12 +157,11 @@ walk_owner_allowed (const Walk *w, uid_t owner)
 static gboolean
 walk_fail_owner (Walk *w, const char *leaf, uid_t owner, GError **error)
 {
-  g_autofree char *why
-      = g_strdup_printf ("it is owned by uid %u, which is neither root nor you (uid %u); only entries "
-                         "owned by root or by the caller are removed%s - ask its owner to remove it or to "
-                         "move it out of the tree, then run the cleanup again",
-                         (unsigned) owner, (unsigned) w->caller_uid,
-                         w->scanning ? ", so nothing was removed" : "");
+  g_autofree char *why = g_strdup_printf (
+      "it is owned by uid %u, which is neither root nor you (uid %u); only entries "
+      "owned by root or by the caller are removed%s - ask its owner to remove it or to "
+      "move it out of the tree, then run the cleanup again",
+      (unsigned) owner, (unsigned) w->caller_uid, w->scanning ? ", so nothing was removed" : "");
   return walk_fail (w, leaf, BROKER_ERROR_NOT_OWNER, why, error);
 }
 
@@ -178,7 +179,7 @@ walk_fail_mount (Walk *w, const char *leaf, GError **error)
 static gboolean
 walk_push (Walk *w, int fd_in, const char *name, GError **error)
 {
-  g_auto(BrokerFd) fd = fd_in;
+  g_auto (BrokerFd) fd = fd_in;
   Frame f = { .pos = -1 };
   int r;
 
@@ -326,7 +327,7 @@ walk_reopen_parent (Walk *w, GError **error)
   guint top = w->frames->len - 1;
   Frame *child = walk_frame (w, top);
   Frame *parent = walk_frame (w, top - 1);
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   CleanupIdentity id;
   int r;
 
@@ -468,8 +469,8 @@ cleanup_tree_remove (int parent_fd,
                      guint64 *ret_removed,
                      GError **error)
 {
-  g_autoptr(GArray) frames = NULL;
-  g_autoptr(GHashTable) scanned = NULL;
+  g_autoptr (GArray) frames = NULL;
+  g_autoptr (GHashTable) scanned = NULL;
   CleanupIdentity parent_id;
   Walk w = { 0 };
   gboolean ok;
@@ -487,8 +488,8 @@ cleanup_tree_remove (int parent_fd,
   r = cleanup_fd_identity (parent_fd, &parent_id);
   if (r < 0)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "cannot inspect '%s' below %s: %s", where, locald_path, g_strerror (-r));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect '%s' below %s: %s", where,
+                   locald_path, g_strerror (-r));
       return FALSE;
     }
 
@@ -518,7 +519,8 @@ cleanup_tree_remove (int parent_fd,
   if (w.kept > 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "%" G_GUINT64_FORMAT " entries of the tree cannot be looked into without privilege", w.kept);
+                   "%" G_GUINT64_FORMAT " entries of the tree cannot be looked into without privilege",
+                   w.kept);
       return FALSE;
     }
   g_assert (w.frames->len == 0);

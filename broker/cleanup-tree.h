@@ -32,7 +32,8 @@ G_BEGIN_DECLS
  * locald_path is that directory (for messages) and where the directory of
  * parent_fd relative to it ("" when parent_fd is .locald itself).
  * *ret_removed is set to the number of entries removed, also on failure. */
-typedef enum {
+typedef enum
+{
   CLEANUP_TREE_DEFAULT = 0,
   /* The caller is the tree's unprivileged owner (the client library's fast
    * path), not the broker: where the first pass cannot look into a part of

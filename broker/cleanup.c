@@ -34,7 +34,8 @@
 
 /* Who asked, for the search-permission checks on the way to .locald, and the
  * path as given, for the one error those checks produce. */
-typedef struct {
+typedef struct
+{
   const char *path;
   uid_t uid;
   const gid_t *gids; /* gids[0] is the primary group; may be NULL if n_gids is 0 */
@@ -87,8 +88,8 @@ check_search (int dir_fd, const Caller *caller, GError **error)
 
   if (fstat (dir_fd, &st) < 0)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect a directory on the way to %s: %s",
-                   caller->path, g_strerror (errno));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
+                   "cannot inspect a directory on the way to %s: %s", caller->path, g_strerror (errno));
       return FALSE;
     }
   if (!S_ISDIR (st.st_mode) || !caller_may_search (&st, caller))
@@ -96,8 +97,7 @@ check_search (int dir_fd, const Caller *caller, GError **error)
   return TRUE;
 }
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 invalid (GError **error, const char *format, ...)
@@ -118,7 +118,7 @@ invalid (GError **error, const char *format, ...)
 static gboolean
 split_path (const char *path, char ***ret_components, guint *ret_locald, GError **error)
 {
-  g_auto(GStrv) components = NULL;
+  g_auto (GStrv) components = NULL;
   gsize len;
   guint n, locald = G_MAXUINT;
 
@@ -127,7 +127,8 @@ split_path (const char *path, char ***ret_components, guint *ret_locald, GError 
 
   len = strlen (path);
   if (len >= PATH_MAX)
-    return invalid (error, "path is %" G_GSIZE_FORMAT " bytes long, more than the limit of %d", len, PATH_MAX - 1);
+    return invalid (error, "path is %" G_GSIZE_FORMAT " bytes long, more than the limit of %d", len,
+                    PATH_MAX - 1);
   if (!g_utf8_validate (path, (gssize) len, NULL))
     return invalid (error, "path is not valid UTF-8");
   for (gsize i = 0; i < len; i++)
@@ -159,11 +160,13 @@ split_path (const char *path, char ***ret_components, guint *ret_locald, GError 
     }
 
   if (locald == G_MAXUINT)
-    return invalid (error, "path must lie strictly beneath a .locald directory; got '%s', which has no .locald component",
-                    path);
+    return invalid (
+        error, "path must lie strictly beneath a .locald directory; got '%s', which has no .locald component",
+        path);
   if (locald == n - 1)
-    return invalid (error, "path must lie strictly beneath a .locald directory; got the .locald directory itself ('%s')",
-                    path);
+    return invalid (
+        error, "path must lie strictly beneath a .locald directory; got the .locald directory itself ('%s')",
+        path);
 
   if (ret_components != NULL)
     *ret_components = g_steal_pointer (&components);
@@ -220,8 +223,8 @@ join_relative (char **components, guint n)
 static int
 resolve_link_target (int start_fd, const char *target, const Caller *caller)
 {
-  g_auto(GStrv) parts = g_strsplit (target, "/", -1);
-  g_auto(BrokerFd) cur = -1;
+  g_auto (GStrv) parts = g_strsplit (target, "/", -1);
+  g_auto (BrokerFd) cur = -1;
 
   cur = fcntl (start_fd, F_DUPFD_CLOEXEC, 3);
   if (cur < 0)
@@ -229,7 +232,7 @@ resolve_link_target (int start_fd, const char *target, const Caller *caller)
 
   for (guint i = 0; parts[i] != NULL; i++)
     {
-      g_auto(BrokerFd) next = -1;
+      g_auto (BrokerFd) next = -1;
       struct stat st;
 
       if (*parts[i] == '\0' || g_str_equal (parts[i], "."))
@@ -262,7 +265,8 @@ resolve_link_target (int start_fd, const char *target, const Caller *caller)
  * so one trusted link is followed and nothing else, and only through
  * directories the caller may search. */
 static int
-follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, const Caller *caller, GError **error)
+follow_root_symlink (
+    int root_fd, int dir_fd, int link_fd, const char *shown, const Caller *caller, GError **error)
 {
   char target[PATH_MAX];
   ssize_t n;
@@ -278,7 +282,8 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, co
   if (n == 0 || (size_t) n >= sizeof target)
     {
       g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "the symbolic link %s has an empty or overlong target; pass the resolved path instead", shown);
+                   "the symbolic link %s has an empty or overlong target; pass the resolved path instead",
+                   shown);
       return -1;
     }
   target[n] = '\0';
@@ -302,8 +307,8 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, co
                  ".locald directory there",
                  shown, target);
   else
-    g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot follow the symbolic link %s to '%s': %s", shown,
-                 target, g_strerror (-fd));
+    g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot follow the symbolic link %s to '%s': %s",
+                 shown, target, g_strerror (-fd));
   return -1;
 }
 
@@ -313,10 +318,15 @@ follow_root_symlink (int root_fd, int dir_fd, int link_fd, const char *shown, co
  * fails with NOT_FOUND: "<shown> <missing>". Returns the fd, or -1 with
  * error set. */
 static int
-open_entry (int dirfd, const char *name, const char *shown, const char *missing, struct stat *st,
-            const Caller *caller, GError **error)
+open_entry (int dirfd,
+            const char *name,
+            const char *shown,
+            const char *missing,
+            struct stat *st,
+            const Caller *caller,
+            GError **error)
 {
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
 
   if (!check_search (dirfd, caller, error))
     return -1;
@@ -332,12 +342,14 @@ open_entry (int dirfd, const char *name, const char *shown, const char *missing,
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "cannot open %s: %s", shown,
                      g_strerror (errno));
       else
-        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown, g_strerror (errno));
+        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot open %s: %s", shown,
+                     g_strerror (errno));
       return -1;
     }
   if (fstat (fd, st) < 0)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown, g_strerror (errno));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot inspect %s: %s", shown,
+                   g_strerror (errno));
       return -1;
     }
   return broker_fd_steal (&fd);
@@ -348,8 +360,8 @@ open_entry (int dirfd, const char *name, const char *shown, const char *missing,
 static int
 open_prefix (char **components, guint n, const Caller *caller, GError **error)
 {
-  g_auto(BrokerFd) root_fd = -1;
-  g_auto(BrokerFd) cur = -1;
+  g_auto (BrokerFd) root_fd = -1;
+  g_auto (BrokerFd) cur = -1;
 
   root_fd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
@@ -360,18 +372,19 @@ open_prefix (char **components, guint n, const Caller *caller, GError **error)
   cur = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
   if (cur < 0)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s", g_strerror (errno));
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "cannot duplicate a descriptor: %s",
+                   g_strerror (errno));
       return -1;
     }
 
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *shown = join_absolute (components, i + 1);
-      g_auto(BrokerFd) fd = -1;
+      g_auto (BrokerFd) fd = -1;
       struct stat st;
 
-      fd = open_entry (cur, components[i], shown, "does not exist, so there is no .locald directory beneath it", &st,
-                       caller, error);
+      fd = open_entry (cur, components[i], shown,
+                       "does not exist, so there is no .locald directory beneath it", &st, caller, error);
       if (fd < 0)
         return -1;
 
@@ -383,10 +396,11 @@ open_prefix (char **components, guint n, const Caller *caller, GError **error)
            * anyone else's could point us at a tree that is not theirs. */
           if (st.st_uid != 0)
             {
-              g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                           "%s is a symbolic link owned by uid %lu; before .locald only root-owned symbolic links "
-                           "are followed - pass the resolved path instead",
-                           shown, (unsigned long) st.st_uid);
+              g_set_error (
+                  error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+                  "%s is a symbolic link owned by uid %lu; before .locald only root-owned symbolic links "
+                  "are followed - pass the resolved path instead",
+                  shown, (unsigned long) st.st_uid);
               return -1;
             }
           target_fd = follow_root_symlink (root_fd, cur, fd, shown, caller, error);
@@ -422,7 +436,7 @@ static int
 open_locald (int prefix_fd, const char *shown, const Caller *caller, GError **error)
 {
   uid_t caller_uid = caller->uid;
-  g_auto(BrokerFd) fd = -1;
+  g_auto (BrokerFd) fd = -1;
   struct stat st;
 
   fd = open_entry (prefix_fd, LOCALD_DIR, shown, "does not exist; there is nothing to clean up", &st, caller,
@@ -431,25 +445,28 @@ open_locald (int prefix_fd, const char *shown, const Caller *caller, GError **er
     return -1;
   if (S_ISLNK (st.st_mode))
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
-                   "%s is a symbolic link; it must be a real directory owned by you, and links there are never "
-                   "followed",
-                   shown);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
+          "%s is a symbolic link; it must be a real directory owned by you, and links there are never "
+          "followed",
+          shown);
       return -1;
     }
   if (!S_ISDIR (st.st_mode))
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
-                   "%s is not a directory; only entries inside a .locald directory owned by you can be cleaned up",
-                   shown);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+          "%s is not a directory; only entries inside a .locald directory owned by you can be cleaned up",
+          shown);
       return -1;
     }
   if (st.st_uid != caller_uid)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
-                   "%s is owned by uid %lu, not by the caller (uid %lu); only entries inside a .locald directory "
-                   "owned by you can be cleaned up",
-                   shown, (unsigned long) st.st_uid, (unsigned long) caller_uid);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+          "%s is owned by uid %lu, not by the caller (uid %lu); only entries inside a .locald directory "
+          "owned by you can be cleaned up",
+          shown, (unsigned long) st.st_uid, (unsigned long) caller_uid);
       return -1;
     }
   return broker_fd_steal (&fd);
@@ -464,10 +481,10 @@ open_locald (int prefix_fd, const char *shown, const Caller *caller, GError **er
  * is not a directory (so the target does not exist either); -1 with error
  * set otherwise. */
 static int
-open_below_locald (int locald_fd, char **components, guint n, const char *locald_shown, const Caller *caller,
-                   GError **error)
+open_below_locald (
+    int locald_fd, char **components, guint n, const char *locald_shown, const Caller *caller, GError **error)
 {
-  g_auto(BrokerFd) cur = -1;
+  g_auto (BrokerFd) cur = -1;
 
   cur = fcntl (locald_fd, F_DUPFD_CLOEXEC, 3);
   if (cur < 0)
@@ -479,7 +496,7 @@ open_below_locald (int locald_fd, char **components, guint n, const char *locald
 
   for (guint i = 0; i < n; i++)
     {
-      g_auto(BrokerFd) next = -1;
+      g_auto (BrokerFd) next = -1;
       g_autofree char *shown = join_relative (components, i + 1);
       struct stat st;
 
@@ -533,12 +550,12 @@ cleanup_remove_beneath_locald_full (const char *path,
                                     GError **error)
 {
   const Caller caller = { path, caller_uid, caller_gids, n_caller_gids };
-  g_auto(GStrv) components = NULL;
+  g_auto (GStrv) components = NULL;
   g_autofree char *locald_shown = NULL;
   g_autofree char *where = NULL;
-  g_auto(BrokerFd) prefix_fd = -1;
-  g_auto(BrokerFd) locald_fd = -1;
-  g_auto(BrokerFd) parent_fd = -1;
+  g_auto (BrokerFd) prefix_fd = -1;
+  g_auto (BrokerFd) locald_fd = -1;
+  g_auto (BrokerFd) parent_fd = -1;
   guint locald, n;
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -575,8 +592,8 @@ cleanup_remove_beneath_locald_full (const char *path,
   if (parent_fd < 0)
     return FALSE;
 
-  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, flags, ret_removed,
-                              error);
+  return cleanup_tree_remove (parent_fd, components[n - 1], locald_shown, where, caller_uid, flags,
+                              ret_removed, error);
 }
 
 gboolean
@@ -587,8 +604,8 @@ cleanup_remove_beneath_locald_for (const char *path,
                                    guint64 *ret_removed,
                                    GError **error)
 {
-  return cleanup_remove_beneath_locald_full (path, caller_uid, caller_gids, n_caller_gids, CLEANUP_TREE_DEFAULT,
-                                             ret_removed, error);
+  return cleanup_remove_beneath_locald_full (path, caller_uid, caller_gids, n_caller_gids,
+                                             CLEANUP_TREE_DEFAULT, ret_removed, error);
 }
 
 /* The groups of uid as the kernel would give them to a login of that user:
@@ -600,7 +617,7 @@ lookup_groups (uid_t uid, gsize *ret_n)
 {
   g_autofree char *buf = NULL;
   g_autofree gid_t *list = NULL;
-  g_autoptr(GArray) gids = NULL;
+  g_autoptr (GArray) gids = NULL;
   struct passwd pw, *res = NULL;
   long size;
   int r, n;

@@ -77,6 +77,7 @@ gboolean cleanup_remove_beneath_locald_full (const char *path,
  * passwd entry, then the supplementary ones. A uid without a passwd entry has
  * no groups, so only the owner and other bits count. Prefer the _for variant
  * with the groups the bus reports for the caller's connection. */
-gboolean cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error);
+gboolean
+cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error);
 
 G_END_DECLS

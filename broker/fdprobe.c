@@ -59,9 +59,10 @@ fdprobe_send (sd_bus *bus, const char *destination, uint64_t *ret_cookie)
   if (fd < 0)
     return -errno;
   if ((r = sd_bus_message_new_signal (bus, &m, LOCALD_BROKER_OBJECT_PATH, LOCALD_FD_PROBE_INTERFACE,
-                                      LOCALD_FD_PROBE_MEMBER)) < 0
-      || (r = sd_bus_message_set_destination (m, destination)) < 0 || (r = sd_bus_message_append (m, "h", fd)) < 0
-      || (r = sd_bus_send (bus, m, &cookie)) < 0)
+                                      LOCALD_FD_PROBE_MEMBER))
+          < 0
+      || (r = sd_bus_message_set_destination (m, destination)) < 0
+      || (r = sd_bus_message_append (m, "h", fd)) < 0 || (r = sd_bus_send (bus, m, &cookie)) < 0)
     return r;
   g_hash_table_insert (probes, cookie_key (cookie), GINT_TO_POINTER (1));
   *ret_cookie = cookie;

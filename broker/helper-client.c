@@ -14,7 +14,8 @@
 /* Activation plus a hosts write under a contended lock fit well inside. */
 #define HELPER_CALL_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-typedef struct {
+typedef struct
+{
   const char *bus_name;
   const char *object_path;
   const char *interface;
@@ -22,10 +23,16 @@ typedef struct {
 } HelperService;
 
 static const HelperService net_helper = {
-  LOCALD_HELPER_NET_BUS_NAME, LOCALD_HELPER_NET_OBJECT_PATH, LOCALD_HELPER_NET_INTERFACE, "network helper",
+  LOCALD_HELPER_NET_BUS_NAME,
+  LOCALD_HELPER_NET_OBJECT_PATH,
+  LOCALD_HELPER_NET_INTERFACE,
+  "network helper",
 };
 static const HelperService hosts_helper = {
-  LOCALD_HELPER_HOSTS_BUS_NAME, LOCALD_HELPER_HOSTS_OBJECT_PATH, LOCALD_HELPER_HOSTS_INTERFACE, "hosts helper",
+  LOCALD_HELPER_HOSTS_BUS_NAME,
+  LOCALD_HELPER_HOSTS_OBJECT_PATH,
+  LOCALD_HELPER_HOSTS_INTERFACE,
+  "hosts helper",
 };
 
 static void
@@ -41,14 +48,15 @@ set_call_error (GError **error, const HelperService *service, const sd_bus_error
           g_set_error_literal (error, BROKER_ERROR, code, e->message ? e->message : e->name);
           return;
         }
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
-                   "The broker's %s (%s) could not be reached: %s: %s. Check that locald-broker is completely "
-                   "installed (locald-broker-helper and its units); nothing was done.",
-                   service->what, service->bus_name, e->name, e->message ? e->message : "");
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED,
+          "The broker's %s (%s) could not be reached: %s: %s. Check that locald-broker is completely "
+          "installed (locald-broker-helper and its units); nothing was done.",
+          service->what, service->bus_name, e->name, e->message ? e->message : "");
       return;
     }
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "Calling the broker's %s failed: %s; nothing was done.",
-               service->what, g_strerror (-r));
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
+               "Calling the broker's %s failed: %s; nothing was done.", service->what, g_strerror (-r));
 }
 
 static sd_bus *
@@ -79,8 +87,8 @@ helper_port_limit (guint *ret_start, GError **error)
 
   if ((bus = open_bus (&net_helper, error)) == NULL)
     return FALSE;
-  r = sd_bus_call_method (bus, net_helper.bus_name, net_helper.object_path, net_helper.interface, "PortLimit", &e,
-                          &reply, "");
+  r = sd_bus_call_method (bus, net_helper.bus_name, net_helper.object_path, net_helper.interface, "PortLimit",
+                          &e, &reply, "");
   if (r >= 0)
     r = sd_bus_message_read (reply, "u", &start);
   if (r < 0)
@@ -104,8 +112,8 @@ helper_bind_port (const char *address, guint16 port, GError **error)
 
   if ((bus = open_bus (&net_helper, error)) == NULL)
     return -1;
-  r = sd_bus_call_method (bus, net_helper.bus_name, net_helper.object_path, net_helper.interface, "BindPort", &e,
-                          &reply, "sq", address, port);
+  r = sd_bus_call_method (bus, net_helper.bus_name, net_helper.object_path, net_helper.interface, "BindPort",
+                          &e, &reply, "sq", address, port);
   if (r >= 0)
     r = sd_bus_message_read (reply, "h", &fd);
   if (r < 0)

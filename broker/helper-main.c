@@ -113,8 +113,8 @@ method_bind_port (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 static const sd_bus_vtable net_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_METHOD_WITH_ARGS ("PortLimit", SD_BUS_NO_ARGS, SD_BUS_RESULT ("u", start), method_port_limit, 0),
-  SD_BUS_METHOD_WITH_ARGS ("BindPort", SD_BUS_ARGS ("s", address, "q", port), SD_BUS_RESULT ("h", socket),
-                           method_bind_port, 0),
+  SD_BUS_METHOD_WITH_ARGS (
+      "BindPort", SD_BUS_ARGS ("s", address, "q", port), SD_BUS_RESULT ("h", socket), method_bind_port, 0),
   SD_BUS_VTABLE_END,
 };
 
@@ -134,7 +134,8 @@ method_sync_hosts (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   if ((r = require_root (m, ret_error)) < 0)
     return r;
   if ((r = sd_bus_message_read (m, "su", &path, &uid)) < 0 || (r = sd_bus_message_read_strv (m, &names)) < 0
-      || (r = sd_bus_message_read_strv (m, &suffixes)) < 0 || (r = sd_bus_message_read (m, "u", &max_names)) < 0)
+      || (r = sd_bus_message_read_strv (m, &suffixes)) < 0
+      || (r = sd_bus_message_read (m, "u", &max_names)) < 0)
     return r;
   if (names == NULL)
     names = g_new0 (char *, 1);
@@ -145,7 +146,8 @@ method_sync_hosts (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   for (char **s = suffixes; *s != NULL; s++)
     if (!hosts_validate_suffix (*s, &error))
       return reply_gerror (ret_error, error);
-  valid = hosts_validate_names ((const char *const *) names, (const char *const *) suffixes, max_names, &error);
+  valid
+      = hosts_validate_names ((const char *const *) names, (const char *const *) suffixes, max_names, &error);
   if (valid == NULL)
     return reply_gerror (ret_error, error);
   if (!hosts_file_sync (path, (uid_t) uid, (const char *const *) valid, HOSTS_WRITE_AUTO, &count, &in_place,
@@ -158,7 +160,9 @@ static const sd_bus_vtable hosts_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_METHOD_WITH_ARGS ("SyncHosts",
                            SD_BUS_ARGS ("s", path, "u", uid, "as", names, "as", suffixes, "u", max_names),
-                           SD_BUS_RESULT ("u", count, "b", in_place), method_sync_hosts, 0),
+                           SD_BUS_RESULT ("u", count, "b", in_place),
+                           method_sync_hosts,
+                           0),
   SD_BUS_VTABLE_END,
 };
 
@@ -219,7 +223,8 @@ main (int argc, char **argv)
       "Exit after SECONDS without calls (0: never; default 10)", "SECONDS" },
     { NULL },
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("net|hosts - a private helper of locald-brokerd");
+  g_autoptr (GOptionContext) context
+      = g_option_context_new ("net|hosts - a private helper of locald-brokerd");
   const sd_bus_vtable *vtable;
   const char *name, *path, *interface;
   gboolean ok;
@@ -228,7 +233,8 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc != 2 || idle_timeout < 0)
     {
-      g_printerr ("locald-broker-helper: %s\n", error ? error->message : "usage: locald-broker-helper net|hosts");
+      g_printerr ("locald-broker-helper: %s\n",
+                  error ? error->message : "usage: locald-broker-helper net|hosts");
       return 2;
     }
   if (geteuid () != 0)
@@ -265,7 +271,8 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
-  if ((r = sd_bus_open_system (&bus)) < 0 || (r = sd_bus_add_object_vtable (bus, NULL, path, interface, vtable, NULL)) < 0)
+  if ((r = sd_bus_open_system (&bus)) < 0
+      || (r = sd_bus_add_object_vtable (bus, NULL, path, interface, vtable, NULL)) < 0)
     {
       g_printerr ("locald-broker-helper: cannot serve on the system bus: %s\n", g_strerror (-r));
       return EXIT_FAILURE;

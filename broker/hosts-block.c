@@ -77,12 +77,13 @@ hosts_validate_suffix (const char *suffix, GError **error)
 {
   g_return_val_if_fail (suffix != NULL, FALSE);
 
-  const char *problem = strlen (suffix) > HOSTS_NAME_MAX ? "it is longer than 253 bytes" : labels_problem (suffix);
+  const char *problem
+      = strlen (suffix) > HOSTS_NAME_MAX ? "it is longer than 253 bytes" : labels_problem (suffix);
   if (problem == NULL)
     return TRUE;
   g_autofree char *shown = shown_name (suffix);
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "Host name suffix \"%s\" is not valid: %s.", shown,
-               problem);
+  g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS, "Host name suffix \"%s\" is not valid: %s.",
+               shown, problem);
   return FALSE;
 }
 
@@ -105,7 +106,8 @@ hosts_validate_name (const char *name, const char *const *suffixes, GError **err
   g_return_val_if_fail (name != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  const char *problem = strlen (name) > HOSTS_NAME_MAX ? "it is longer than 253 bytes" : labels_problem (name);
+  const char *problem
+      = strlen (name) > HOSTS_NAME_MAX ? "it is longer than 253 bytes" : labels_problem (name);
   if (problem == NULL && !has_allowed_suffix (name, suffixes))
     problem = "it does not end in an allowed suffix";
   if (problem == NULL)
@@ -113,10 +115,11 @@ hosts_validate_name (const char *name, const char *const *suffixes, GError **err
 
   g_autofree char *shown = shown_name (name);
   g_autofree char *allowed = g_strjoinv (", .", (char **) suffixes);
-  g_set_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
-               "Host name \"%s\" is refused: %s. Use lowercase names ending in .%s (an administrator can allow "
-               "more suffixes in the broker's configuration); nothing was changed.",
-               shown, problem, allowed);
+  g_set_error (
+      error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS,
+      "Host name \"%s\" is refused: %s. Use lowercase names ending in .%s (an administrator can allow "
+      "more suffixes in the broker's configuration); nothing was changed.",
+      shown, problem, allowed);
   return FALSE;
 }
 
@@ -150,7 +153,8 @@ hosts_validate_names (const char *const *names, const char *const *suffixes, gui
 
 /* ---- parsing ---- */
 
-typedef struct {
+typedef struct
+{
   uid_t uid;
   gsize start;      /* offset of the BEGIN line */
   gsize end;        /* offset just past the END line (and its newline) */
@@ -250,19 +254,21 @@ parse_blocks (const char *contents, gsize length, GError **error)
       continue;
 
     malformed:
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "The hosts file has a malformed locald block at line %u (a marker that does not parse, a block "
-                   "opened twice or inside another, or an END without its BEGIN); nothing was changed. An "
-                   "administrator must repair the file by hand.",
-                   lineno);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_FAILED,
+          "The hosts file has a malformed locald block at line %u (a marker that does not parse, a block "
+          "opened twice or inside another, or an END without its BEGIN); nothing was changed. An "
+          "administrator must repair the file by hand.",
+          lineno);
       return NULL;
     }
   if (open != NULL)
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                   "The hosts file has a locald block for uid %u that is never closed; nothing was changed. An "
-                   "administrator must repair the file by hand.",
-                   (unsigned) open->uid);
+      g_set_error (
+          error, BROKER_ERROR, BROKER_ERROR_FAILED,
+          "The hosts file has a locald block for uid %u that is never closed; nothing was changed. An "
+          "administrator must repair the file by hand.",
+          (unsigned) open->uid);
       return NULL;
     }
   return g_steal_pointer (&blocks);
@@ -319,10 +325,11 @@ hosts_rewrite (const char *contents,
         for (guint j = 0; j < b->names->len; j++)
           if (g_str_equal (b->names->pdata[j], *n))
             {
-              g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
-                           "Host name \"%s\" is already claimed by uid %u in the hosts file (first claim wins); "
-                           "pick another name. Nothing was changed.",
-                           *n, (unsigned) b->uid);
+              g_set_error (
+                  error, BROKER_ERROR, BROKER_ERROR_NOT_OWNER,
+                  "Host name \"%s\" is already claimed by uid %u in the hosts file (first claim wins); "
+                  "pick another name. Nothing was changed.",
+                  *n, (unsigned) b->uid);
               return NULL;
             }
       }

@@ -47,10 +47,8 @@ gboolean hosts_validate_name (const char *name, const char *const *suffixes, GEr
 /* Validates every name (hosts_validate_name()) and at most max_names
  * distinct ones. Returns the names without duplicates, in their first
  * order (a new NULL-terminated array), or NULL with the first error. */
-char **hosts_validate_names (const char *const *names,
-                             const char *const *suffixes,
-                             guint max_names,
-                             GError **error);
+char **
+hosts_validate_names (const char *const *names, const char *const *suffixes, guint max_names, GError **error);
 
 /* The names of uid's block in contents (the 127.0.0.1 lines, in order), or
  * an empty array when it has none. A malformed file (a marker that does

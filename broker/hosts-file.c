@@ -132,7 +132,8 @@ replace_by_rename (int dir_fd, const char *base, const struct stat *old, const c
   fd = openat (dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd < 0)
     return -errno;
-  if ((r = write_all_at (fd, data, length, 0)) < 0 || (fchown (fd, old->st_uid, old->st_gid) < 0 && (r = -errno))
+  if ((r = write_all_at (fd, data, length, 0)) < 0
+      || (fchown (fd, old->st_uid, old->st_gid) < 0 && (r = -errno))
       || (fchmod (fd, old->st_mode & 07777) < 0 && (r = -errno)) || (fsync (fd) < 0 && (r = -errno)))
     {
       (void) unlinkat (dir_fd, tmp, 0);
@@ -218,10 +219,11 @@ hosts_file_sync (const char *path,
     {
       int e = errno;
       if (e == ELOOP)
-        g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED,
-                     "The hosts file %s is a symbolic link; the broker does not write through links. Configure "
-                     "the link's target as the hosts file.",
-                     path);
+        g_set_error (
+            error, BROKER_ERROR, BROKER_ERROR_FAILED,
+            "The hosts file %s is a symbolic link; the broker does not write through links. Configure "
+            "the link's target as the hosts file.",
+            path);
       else
         set_io_error (error, e, "open", path);
       return FALSE;
@@ -243,7 +245,8 @@ hosts_file_sync (const char *path,
     }
   if (!S_ISREG (st.st_mode))
     {
-      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "The hosts file %s is not a regular file.", path);
+      g_set_error (error, BROKER_ERROR, BROKER_ERROR_FAILED, "The hosts file %s is not a regular file.",
+                   path);
       return FALSE;
     }
 

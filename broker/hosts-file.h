@@ -34,7 +34,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   HOSTS_WRITE_AUTO,     /* rename, in place where rename cannot */
   HOSTS_WRITE_IN_PLACE, /* in place only (tests) */
 } HostsWriteMode;

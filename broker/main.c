@@ -37,8 +37,8 @@ static void begin_exit (BrokerContext *ctx);
 static void
 reset_environment (void)
 {
-  static const char *const keep[] = { "DBUS_SYSTEM_BUS_ADDRESS", "G_MESSAGES_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                                      "LSAN_OPTIONS" };
+  static const char *const keep[]
+      = { "DBUS_SYSTEM_BUS_ADDRESS", "G_MESSAGES_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
   g_autofree char *values[G_N_ELEMENTS (keep)] = { NULL };
 
   for (gsize i = 0; i < G_N_ELEMENTS (keep); i++)
@@ -271,9 +271,10 @@ resolve_cgroups (BrokerContext *ctx)
       ctx->layout.systemd_scopes = TRUE;
       if (ctx->options.cgroup_root_set && !g_str_equal (ctx->options.cgroup_root, "locald.slice")
           && !g_str_has_suffix (ctx->options.cgroup_root, "/locald.slice"))
-        g_warning ("With the systemd strategy the scopes live in locald.slice; --cgroup-root=%s does not end in "
-                   "it, so every SetupCgroupRoot will fail",
-                   ctx->options.cgroup_root);
+        g_warning (
+            "With the systemd strategy the scopes live in locald.slice; --cgroup-root=%s does not end in "
+            "it, so every SetupCgroupRoot will fail",
+            ctx->options.cgroup_root);
       if (!ctx->options.cgroup_root_set)
         {
           g_free (ctx->layout.root);

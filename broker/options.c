@@ -105,17 +105,19 @@ load_key_file (const char *path, gboolean required, GKeyFile **ret_key_file, GEr
     {
       if (errno == ENOENT && !required)
         return TRUE;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "Cannot open configuration %s: %s", path,
-                   g_strerror (errno));
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "Cannot open configuration %s: %s",
+                   path, g_strerror (errno));
       return FALSE;
     }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0
+      || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     {
       close (fd);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                   "Refusing configuration %s: it must be a regular file owned by root and not writable by group "
-                   "or others",
-                   path);
+      g_set_error (
+          error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+          "Refusing configuration %s: it must be a regular file owned by root and not writable by group "
+          "or others",
+          path);
       return FALSE;
     }
 
@@ -141,12 +143,12 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
   g_auto (GStrv) hosts_suffixes = NULL, key_suffixes = NULL;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
-    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Exit after SECONDS without calls (0: never; default 30)",
-      "SECONDS" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
+      "Exit after SECONDS without calls (0: never; default 30)", "SECONDS" },
     { "cgroup-root", 0, 0, G_OPTION_ARG_STRING, &cgroup_root,
       "locald cgroup root, relative to the cgroup2 mount (default: locald)", "PATH" },
-    { "strategy", 0, 0, G_OPTION_ARG_STRING, &strategy, "cgroup strategy: auto, direct or systemd (default: auto)",
-      "STRATEGY" },
+    { "strategy", 0, 0, G_OPTION_ARG_STRING, &strategy,
+      "cgroup strategy: auto, direct or systemd (default: auto)", "STRATEGY" },
     { "kill-timeout", 0, 0, G_OPTION_ARG_INT, &kill_timeout,
       "Wait at most MS for a killed cgroup to empty (default 10000)", "MS" },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Root-owned configuration file", "FILE" },
@@ -159,7 +161,8 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("- locald privileged broker (D-Bus system service)");
+  g_autoptr (GOptionContext) context
+      = g_option_context_new ("- locald privileged broker (D-Bus system service)");
   g_autoptr (GKeyFile) key_file = NULL;
 
   *ret_exit = FALSE;
@@ -253,8 +256,8 @@ broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean 
     return FALSE;
   if (!g_path_is_absolute (options->hosts_file))
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "The hosts file must be an absolute path: %s",
-                   options->hosts_file);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "The hosts file must be an absolute path: %s", options->hosts_file);
       return FALSE;
     }
 

@@ -12,23 +12,25 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   BROKER_STRATEGY_AUTO,
   BROKER_STRATEGY_DIRECT,
   BROKER_STRATEGY_SYSTEMD,
 } BrokerStrategyChoice;
 
-typedef struct {
-  guint idle_timeout_s;  /* 0 = never exit when idle */
-  char *cgroup_root;     /* locald root relative to the cgroup2 mount */
+typedef struct
+{
+  guint idle_timeout_s;     /* 0 = never exit when idle */
+  char *cgroup_root;        /* locald root relative to the cgroup2 mount */
   gboolean cgroup_root_set; /* given on the command line or in the key file */
   BrokerStrategyChoice strategy;
   guint kill_timeout_ms; /* bound on waiting for a killed cgroup to empty */
   char *config_path;
   /* SyncHosts */
-  char *hosts_file;       /* default /etc/hosts */
-  char **hosts_suffixes;  /* "localhost", "test", then the configured ones */
-  guint hosts_max_names;  /* names one uid may hold */
+  char *hosts_file;      /* default /etc/hosts */
+  char **hosts_suffixes; /* "localhost", "test", then the configured ones */
+  guint hosts_max_names; /* names one uid may hold */
 } BrokerOptions;
 
 #define BROKER_DEFAULT_IDLE_TIMEOUT_S 30
@@ -42,7 +44,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BrokerOptions, broker_options_clear)
 /* Parses argv (GOptionContext) and then the key file (--config, or the
  * default path when it exists). Command-line values win. *ret_exit is set
  * when the program should stop successfully (e.g. --version). */
-gboolean broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean *ret_exit, GError **error);
+gboolean
+broker_options_parse (BrokerOptions *options, int *argc, char ***argv, gboolean *ret_exit, GError **error);
 
 const char *broker_strategy_choice_to_string (BrokerStrategyChoice choice);
 

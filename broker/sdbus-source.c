@@ -5,7 +5,8 @@
 
 #include <errno.h>
 
-typedef struct {
+typedef struct
+{
   GSource base;
   sd_bus *bus;
   gpointer fd_tag;
@@ -109,7 +110,10 @@ static GSourceFuncs sdbus_source_funcs = {
 };
 
 GSource *
-sdbus_source_attach (sd_bus *bus, GMainContext *context, SdBusSourceDisconnected on_disconnect, gpointer user_data)
+sdbus_source_attach (sd_bus *bus,
+                     GMainContext *context,
+                     SdBusSourceDisconnected on_disconnect,
+                     gpointer user_data)
 {
   g_return_val_if_fail (bus != NULL, NULL);
 

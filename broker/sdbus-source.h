@@ -18,6 +18,9 @@ typedef void (*SdBusSourceDisconnected) (gpointer user_data);
 
 /* Attaches bus to context (NULL = default). on_disconnect runs once when the
  * connection is lost. Returns the source (owned by the context). */
-GSource *sdbus_source_attach (sd_bus *bus, GMainContext *context, SdBusSourceDisconnected on_disconnect, gpointer user_data);
+GSource *sdbus_source_attach (sd_bus *bus,
+                              GMainContext *context,
+                              SdBusSourceDisconnected on_disconnect,
+                              gpointer user_data);
 
 G_END_DECLS

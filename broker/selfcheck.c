@@ -38,7 +38,8 @@ selfcheck_report_free (SelfCheckReport *report)
 
 /* Adds a problem; the variadic tail is key, value pairs of evidence, NULL-terminated. */
 static void G_GNUC_NULL_TERMINATED
-add_problem (SelfCheckReport *report, const char *id, const char *severity, const char *fix, const char *summary, ...)
+add_problem (
+    SelfCheckReport *report, const char *id, const char *severity, const char *fix, const char *summary, ...)
 {
   SelfCheckProblem *problem = g_new0 (SelfCheckProblem, 1);
   va_list ap;
@@ -101,16 +102,16 @@ probe_cgroup_writable (SelfCheckReport *report, int parent_fd, const char *paren
     {
       int saved = errno;
       add_problem (report, LOCALD_PROBLEM_CGROUP_ROOT_WRITABLE, "critical", LOCALD_FIX_HOST_POLICY,
-                   "The broker created a probe cgroup but could not remove it.", "path", parent_path, "probe", name,
-                   "error", g_strerror (saved), NULL);
+                   "The broker created a probe cgroup but could not remove it.", "path", parent_path, "probe",
+                   name, "error", g_strerror (saved), NULL);
       return;
     }
 
   set_fact (report, "cgroup_kill", has_kill ? "yes" : "no");
   if (!has_kill)
     add_problem (report, "cgroup.kill", "info", "none",
-                 "The kernel has no cgroup.kill; services are stopped by freezing and signalling instead.", "kernel",
-                 g_hash_table_lookup (report->facts, "kernel"), NULL);
+                 "The kernel has no cgroup.kill; services are stopped by freezing and signalling instead.",
+                 "kernel", g_hash_table_lookup (report->facts, "kernel"), NULL);
 }
 
 static void
@@ -121,8 +122,8 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
   if (layout->mount == NULL)
     {
       add_problem (report, LOCALD_PROBLEM_CGROUP_V2, "critical", LOCALD_FIX_UNSUPPORTED_ENVIRONMENT,
-                   "No cgroup v2 hierarchy is mounted; locald needs cgroup v2.", "mountinfo", "/proc/self/mountinfo",
-                   NULL);
+                   "No cgroup v2 hierarchy is mounted; locald needs cgroup v2.", "mountinfo",
+                   "/proc/self/mountinfo", NULL);
       return;
     }
   set_fact (report, "cgroup_mount", layout->mount);
@@ -135,8 +136,8 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
     {
       int saved = errno;
       add_problem (report, LOCALD_PROBLEM_CGROUP_V2, "critical", LOCALD_FIX_UNSUPPORTED_ENVIRONMENT,
-                   "The cgroup v2 hierarchy cannot be opened.", "path", layout->mount, "error", g_strerror (saved),
-                   NULL);
+                   "The cgroup v2 hierarchy cannot be opened.", "path", layout->mount, "error",
+                   g_strerror (saved), NULL);
       return;
     }
 
@@ -172,14 +173,14 @@ probe_cgroup (SelfCheckReport *report, const SelfCheckInput *input)
   set_fact (report, "user_cgroup", user_path);
   if (fstatat (root_fd, user_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     add_problem (report, LOCALD_PROBLEM_CGROUP_USER_DELEGATED, "critical", LOCALD_FIX_RUN_ADMIN_SETUP,
-                 "Your delegated cgroup does not exist yet; run the setup (it needs an administrator once).", "path",
-                 user_path, "uid", uid_text, NULL);
+                 "Your delegated cgroup does not exist yet; run the setup (it needs an administrator once).",
+                 "path", user_path, "uid", uid_text, NULL);
   else if (!S_ISDIR (st.st_mode) || st.st_uid != input->caller_uid)
     {
       g_autofree char *owner = g_strdup_printf ("%u", (unsigned) st.st_uid);
       add_problem (report, LOCALD_PROBLEM_CGROUP_USER_DELEGATED, "critical", LOCALD_FIX_RUN_ADMIN_SETUP,
-                   "Your cgroup exists but is not delegated to you; running the setup again repairs it.", "path",
-                   user_path, "uid", uid_text, "owner", owner, NULL);
+                   "Your cgroup exists but is not delegated to you; running the setup again repairs it.",
+                   "path", user_path, "uid", uid_text, "owner", owner, NULL);
     }
   close (root_fd);
 }

@@ -14,23 +14,26 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *id;          /* stable: "cgroup.root_ready" */
-  char *severity;    /* "critical" | "warning" | "info" */
+typedef struct
+{
+  char *id;       /* stable: "cgroup.root_ready" */
+  char *severity; /* "critical" | "warning" | "info" */
   char *summary;
   GHashTable *evidence; /* char* -> char* */
-  char *fix;         /* stable key: "run_admin_setup" */
+  char *fix;            /* stable key: "run_admin_setup" */
 } SelfCheckProblem;
 
-typedef struct {
+typedef struct
+{
   char *strategy;
   char *strategy_reason;
-  char *mode; /* "enabled" | "degraded" */
+  char *mode;          /* "enabled" | "degraded" */
   GPtrArray *problems; /* SelfCheckProblem* */
   GHashTable *facts;   /* char* -> char* */
 } SelfCheckReport;
 
-typedef struct {
+typedef struct
+{
   const CgroupLayout *layout; /* layout->mount is NULL when no cgroup2 was found */
   gboolean systemd_strategy;
   const char *strategy_reason;

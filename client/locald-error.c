@@ -6,7 +6,7 @@
 #include "client/locald-error-private.h"
 #include "client/locald-names.h"
 
-G_DEFINE_QUARK (locald-error-quark, locald_error)
+G_DEFINE_QUARK (locald - error - quark, locald_error)
 
 /* One row per code that the broker can answer with. The table is the whole
  * mapping in both directions, so a name never drifts from its code. */
@@ -86,7 +86,7 @@ code_for_dbus_name (const char *name)
 GError *
 _locald_error_from_call (GError *error)
 {
-  g_autoptr(GError) owned = error;
+  g_autoptr (GError) owned = error;
   g_autofree char *remote = NULL;
 
   g_return_val_if_fail (error != NULL, NULL);
@@ -101,7 +101,8 @@ _locald_error_from_call (GError *error)
     return g_error_new_literal (LOCALD_ERROR, code_for_dbus_name (remote), owned->message);
 
   if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return g_error_new (LOCALD_ERROR, LOCALD_ERROR_TIMED_OUT, "The broker did not answer in time: %s", owned->message);
+    return g_error_new (LOCALD_ERROR, LOCALD_ERROR_TIMED_OUT, "The broker did not answer in time: %s",
+                        owned->message);
   if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return g_steal_pointer (&owned);
   return g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_FAILED, owned->message);

@@ -27,7 +27,7 @@ typedef enum
 typedef struct _Fastpath Fastpath;
 
 Fastpath *_locald_fastpath_new (const char *strategy, const char *cgroup_root);
-void      _locald_fastpath_free (Fastpath *fp);
+void _locald_fastpath_free (Fastpath *fp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fastpath, _locald_fastpath_free)
 
 /* KillCgroup as the caller. DONE: *ret_killed, or @error (a LOCALD_ERROR
@@ -38,6 +38,7 @@ FastpathOutcome _locald_fastpath_kill (Fastpath *fp, const char *cgroup, guint *
 
 /* CleanupPath as the caller, likewise; on DELEGATE *ret_removed entries are
  * gone and the broker removes the rest. */
-FastpathOutcome _locald_fastpath_cleanup (Fastpath *fp, const char *path, guint64 *ret_removed, GError **error);
+FastpathOutcome
+_locald_fastpath_cleanup (Fastpath *fp, const char *path, guint64 *ret_removed, GError **error);
 
 G_END_DECLS

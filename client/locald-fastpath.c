@@ -23,9 +23,9 @@ struct _Fastpath
 {
   GMutex lock;
   gboolean systemd_scopes;
-  char *root;          /* CgroupRoot without its leading '/'; NULL: no cgroup2 */
-  gboolean looked_up;  /* the mount below was looked for */
-  char *mount;         /* the caller's cgroup2 mount, NULL if none */
+  char *root;         /* CgroupRoot without its leading '/'; NULL: no cgroup2 */
+  gboolean looked_up; /* the mount below was looked for */
+  char *mount;        /* the caller's cgroup2 mount, NULL if none */
 };
 
 Fastpath *
@@ -122,8 +122,8 @@ _locald_fastpath_kill (Fastpath *fp, const char *cgroup, guint *ret_killed, GErr
   if (!fastpath_layout (fp, &layout))
     return FASTPATH_DELEGATE; /* no cgroup2 here: the broker says what it sees */
 
-  ok = cgroup_direct_kill (&layout, geteuid (), cgroup, CGROUP_KILL_DEFAULT_TIMEOUT_MS, CGROUP_KILL_UNPRIVILEGED,
-                           &killed, &local_error);
+  ok = cgroup_direct_kill (&layout, geteuid (), cgroup, CGROUP_KILL_DEFAULT_TIMEOUT_MS,
+                           CGROUP_KILL_UNPRIVILEGED, &killed, &local_error);
   *ret_killed = killed;
   return outcome (ok, g_steal_pointer (&local_error), "KillCgroup", cgroup, error);
 }

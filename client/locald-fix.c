@@ -81,9 +81,8 @@ _locald_fix_new (const char *key, const char *severity, const char *const *probl
   g_atomic_ref_count_init (&fix->ref_count);
   fix->key = g_strdup (key);
   fix->severity = g_strdup (severity);
-  fix->text = text != NULL
-    ? g_strdup (text)
-    : g_strdup_printf ("Resolve the problems listed for fix '%s'.", key);
+  fix->text
+      = text != NULL ? g_strdup (text) : g_strdup_printf ("Resolve the problems listed for fix '%s'.", key);
   fix->problem_ids = g_strdupv ((char **) problem_ids);
   return fix;
 }
@@ -143,9 +142,9 @@ locald_fix_get_text (LocaldFix *fix)
  * Returns: (transfer none) (array zero-terminated=1): ids of the problems
  *   this fix resolves, in report order
  */
-const char * const *
+const char *const *
 locald_fix_get_problem_ids (LocaldFix *fix)
 {
   g_return_val_if_fail (fix != NULL, NULL);
-  return (const char * const *) fix->problem_ids;
+  return (const char *const *) fix->problem_ids;
 }

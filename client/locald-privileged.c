@@ -22,15 +22,15 @@
 
 G_STATIC_ASSERT (LOCALD_BROKER_CLIENT_API_VERSION == LOCALD_BROKER_API_VERSION);
 
-#define BROKER_NAME      LOCALD_BROKER_BUS_NAME
-#define BROKER_PATH      LOCALD_BROKER_OBJECT_PATH
+#define BROKER_NAME LOCALD_BROKER_BUS_NAME
+#define BROKER_PATH LOCALD_BROKER_OBJECT_PATH
 #define BROKER_INTERFACE LOCALD_BROKER_INTERFACE
 
 /* A human may be typing a password while a call waits. */
 #define TIMEOUT_INTERACTIVE_MS (5 * 60 * 1000)
 /* Kill waits (bounded) for a cgroup to empty; leave it room. */
-#define TIMEOUT_METHOD_MS      (2 * 60 * 1000)
-#define TIMEOUT_PROBE_MS       (30 * 1000)
+#define TIMEOUT_METHOD_MS (2 * 60 * 1000)
+#define TIMEOUT_PROBE_MS (30 * 1000)
 
 struct _LocaldPrivileged
 {
@@ -80,7 +80,8 @@ locald_operation_path_get_type (void)
   };
 
   if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("LocaldOperationPath"), values));
+    g_once_init_leave (&type_id,
+                       g_enum_register_static (g_intern_static_string ("LocaldOperationPath"), values));
   return (GType) type_id;
 }
 
@@ -154,9 +155,9 @@ locald_privileged_class_init (LocaldPrivilegedClass *klass)
    * Whether calls may make polkit ask for a password (the D-Bus
    * ALLOW_INTERACTIVE_AUTHORIZATION flag). Starts from the acquire flags.
    */
-  properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION] =
-    g_param_spec_boolean ("allow-interactive-authorization", NULL, NULL, TRUE,
-                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION]
+      = g_param_spec_boolean ("allow-interactive-authorization", NULL, NULL, TRUE,
+                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * LocaldPrivileged:fast-path:
@@ -167,9 +168,8 @@ locald_privileged_class_init (LocaldPrivilegedClass *klass)
    * cleanup is a broker call. The results, errors and counts are the same
    * either way; see #LocaldPrivileged:last-path for which path ran.
    */
-  properties[PROP_FAST_PATH] =
-    g_param_spec_boolean ("fast-path", NULL, NULL, TRUE,
-                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_FAST_PATH] = g_param_spec_boolean (
+      "fast-path", NULL, NULL, TRUE, G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * LocaldPrivileged:last-path:
@@ -179,9 +179,9 @@ locald_privileged_class_init (LocaldPrivilegedClass *klass)
    * asynchronous calls in flight, ask each result instead:
    * locald_privileged_get_operation_path().
    */
-  properties[PROP_LAST_PATH] =
-    g_param_spec_enum ("last-path", NULL, NULL, LOCALD_TYPE_OPERATION_PATH, LOCALD_OPERATION_PATH_NONE,
-                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LAST_PATH]
+      = g_param_spec_enum ("last-path", NULL, NULL, LOCALD_TYPE_OPERATION_PATH, LOCALD_OPERATION_PATH_NONE,
+                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -235,7 +235,7 @@ static GVariantType *
 reply_type_for (const char *method)
 {
   GDBusMethodInfo *info = g_dbus_interface_info_lookup_method (ldb_stub_broker1_interface_info (), method);
-  g_autoptr(GString) type = g_string_new ("(");
+  g_autoptr (GString) type = g_string_new ("(");
 
   g_assert (info != NULL);
   for (GDBusArgInfo **arg = info->out_args; arg != NULL && *arg != NULL; arg++)
@@ -247,10 +247,16 @@ reply_type_for (const char *method)
 /* Calls @method of the broker on @connection, addressed to the well-known
  * name (so the bus activates the broker if it is not running). */
 static void
-broker_call (GDBusConnection *connection, const char *method, GVariant *parameters, GDBusCallFlags flags,
-             int timeout_ms, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+broker_call (GDBusConnection *connection,
+             const char *method,
+             GVariant *parameters,
+             GDBusCallFlags flags,
+             int timeout_ms,
+             GCancellable *cancellable,
+             GAsyncReadyCallback callback,
+             gpointer user_data)
 {
-  g_autoptr(GVariantType) reply_type = reply_type_for (method);
+  g_autoptr (GVariantType) reply_type = reply_type_for (method);
 
   g_dbus_connection_call (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE, method, parameters,
                           reply_type, flags, timeout_ms, cancellable, callback, user_data);
@@ -265,16 +271,18 @@ acquire_allows_interaction (AcquireData *data)
 /* A report for a failure before SelfCheck could answer: one critical
  * problem, no strategy known. */
 static LocaldReport *
-synthesized_report (const char *id, const char *summary, const char *fix, const char *stage, const GError *error)
+synthesized_report (
+    const char *id, const char *summary, const char *fix, const char *stage, const GError *error)
 {
-  LocaldReport *report = locald_report_new ("unknown", "the broker did not answer, so no strategy was chosen", "degraded");
-  g_autoptr(LocaldProblem) problem = locald_problem_new (id, "critical", summary, fix);
+  LocaldReport *report
+      = locald_report_new ("unknown", "the broker did not answer, so no strategy was chosen", "degraded");
+  g_autoptr (LocaldProblem) problem = locald_problem_new (id, "critical", summary, fix);
   g_autofree char *remote = NULL;
 
   locald_problem_add_evidence (problem, "stage", stage);
   if (error != NULL)
     {
-      g_autoptr(GError) copy = g_error_copy (error);
+      g_autoptr (GError) copy = g_error_copy (error);
       remote = g_dbus_error_get_remote_error (error);
       g_dbus_error_strip_remote_error (copy);
       if (remote != NULL)
@@ -294,29 +302,33 @@ report_for_call_error (const GError *error, const char *stage)
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)
       || g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn."))
-    return synthesized_report (LOCALD_PROBLEM_BROKER_INSTALLED,
-                               "The broker (dev.locald.Broker1) is not installed or cannot be activated on the system bus.",
-                               LOCALD_FIX_INSTALL_BROKER, stage, error);
+    return synthesized_report (
+        LOCALD_PROBLEM_BROKER_INSTALLED,
+        "The broker (dev.locald.Broker1) is not installed or cannot be activated on the system bus.",
+        LOCALD_FIX_INSTALL_BROKER, stage, error);
   /* Not a refusal: nobody could be asked. Fixing it is not a policy change. */
   if (g_str_equal (name, "dev.locald.Broker1.Error.AuthorizationUnavailable"))
     return synthesized_report (LOCALD_PROBLEM_BROKER_POLKIT,
-                               "The broker could not ask polkit whether you are authorized (polkitd is not running or not answering).",
+                               "The broker could not ask polkit whether you are authorized (polkitd is not "
+                               "running or not answering).",
                                LOCALD_FIX_INSPECT_BROKER, stage, error);
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED)
       || g_str_equal (name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
-    return synthesized_report (LOCALD_PROBLEM_BROKER_AUTHORIZED,
-                               "You are not authorized to use the broker (polkit or the bus policy refused the readiness check).",
-                               LOCALD_FIX_HOST_POLICY, stage, error);
+    return synthesized_report (
+        LOCALD_PROBLEM_BROKER_AUTHORIZED,
+        "You are not authorized to use the broker (polkit or the bus policy refused the readiness check).",
+        LOCALD_FIX_HOST_POLICY, stage, error);
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY))
-    return synthesized_report (LOCALD_PROBLEM_BROKER_API_VERSION,
-                               "The broker on the bus does not implement the dev.locald.Broker1 interface this client speaks.",
-                               LOCALD_FIX_UPGRADE_BROKER, stage, error);
+    return synthesized_report (
+        LOCALD_PROBLEM_BROKER_API_VERSION,
+        "The broker on the bus does not implement the dev.locald.Broker1 interface this client speaks.",
+        LOCALD_FIX_UPGRADE_BROKER, stage, error);
   return synthesized_report (LOCALD_PROBLEM_BROKER_RESPONDING,
-                             "The broker did not answer the readiness check.",
-                             LOCALD_FIX_INSPECT_BROKER, stage, error);
+                             "The broker did not answer the readiness check.", LOCALD_FIX_INSPECT_BROKER,
+                             stage, error);
 }
 
 /* Fails @task with NOT_READY; the report is already in the task data. */
@@ -333,8 +345,8 @@ acquire_fail (GTask *task)
         why = locald_problem_get_summary (g_ptr_array_index (problems, i));
         break;
       }
-  g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
-                           "The locald broker is not ready: %s", why);
+  g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_NOT_READY, "The locald broker is not ready: %s",
+                           why);
 }
 
 static gboolean
@@ -347,7 +359,8 @@ report_blocks (LocaldReport *report, LocaldAcquireFlags flags)
       LocaldProblem *p = g_ptr_array_index (problems, i);
       if (!locald_problem_is_critical (p))
         continue;
-      if ((flags & LOCALD_ACQUIRE_FLAGS_FOR_SETUP) && g_str_equal (locald_problem_get_fix (p), LOCALD_FIX_RUN_ADMIN_SETUP))
+      if ((flags & LOCALD_ACQUIRE_FLAGS_FOR_SETUP)
+          && g_str_equal (locald_problem_get_fix (p), LOCALD_FIX_RUN_ADMIN_SETUP))
         continue;
       return TRUE;
     }
@@ -357,12 +370,12 @@ report_blocks (LocaldReport *report, LocaldAcquireFlags flags)
 static void
 self_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   AcquireData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *strategy = NULL, *reason = NULL, *mode = NULL;
-  g_autoptr(GVariant) problems = NULL, facts = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr (GVariant) problems = NULL, facts = NULL;
+  g_autoptr (GVariant) reply = NULL;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
@@ -392,12 +405,12 @@ self_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   GCancellable *cancellable;
   AcquireData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) props = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) props = NULL;
   gboolean interactive = acquire_allows_interaction (data);
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
@@ -426,12 +439,14 @@ get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *seen = g_strdup_printf ("%u", data->api_version);
       g_autofree char *wanted = g_strdup_printf ("%u", (unsigned) LOCALD_BROKER_API_VERSION);
-      g_autoptr(LocaldProblem) problem = NULL;
+      g_autoptr (LocaldProblem) problem = NULL;
 
-      data->report = synthesized_report (LOCALD_PROBLEM_BROKER_API_VERSION,
-                                         "The running broker speaks a different API version than this client.",
-                                         LOCALD_FIX_UPGRADE_BROKER, "api_version", NULL);
-      problem = locald_problem_ref (locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_API_VERSION));
+      data->report
+          = synthesized_report (LOCALD_PROBLEM_BROKER_API_VERSION,
+                                "The running broker speaks a different API version than this client.",
+                                LOCALD_FIX_UPGRADE_BROKER, "api_version", NULL);
+      problem
+          = locald_problem_ref (locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_API_VERSION));
       locald_problem_add_evidence (problem, "broker_api_version", seen);
       locald_problem_add_evidence (problem, "client_api_version", wanted);
       if (data->version != NULL)
@@ -451,10 +466,10 @@ get_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   GCancellable *cancellable;
   AcquireData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   data->connection = g_bus_get_finish (result, &error);
   if (data->connection == NULL)
@@ -472,8 +487,9 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                          "The system bus is not reachable, so the broker cannot be reached.",
                                          LOCALD_FIX_INSTALL_BROKER, "connect", error);
       if (address != NULL)
-        locald_problem_add_evidence (locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_INSTALLED),
-                                     "bus_address", address);
+        locald_problem_add_evidence (
+            locald_report_find_problem (data->report, LOCALD_PROBLEM_BROKER_INSTALLED), "bus_address",
+            address);
       acquire_fail (task);
       return;
     }
@@ -481,12 +497,11 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Reading the properties is the first message to the broker's name, so it
    * is what activates the broker. */
   cancellable = g_task_get_cancellable (task);
-  g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH,
-                          "org.freedesktop.DBus.Properties", "GetAll",
-                          g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
+  g_dbus_connection_call (data->connection, BROKER_NAME, BROKER_PATH, "org.freedesktop.DBus.Properties",
+                          "GetAll", g_variant_new ("(s)", BROKER_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
                           call_flags_for (acquire_allows_interaction (data)),
-                          probe_timeout_for (acquire_allows_interaction (data)),
-                          cancellable, get_all_cb, g_steal_pointer (&task));
+                          probe_timeout_for (acquire_allows_interaction (data)), cancellable, get_all_cb,
+                          g_steal_pointer (&task));
 }
 
 /**
@@ -501,10 +516,12 @@ bus_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  * requires a compatible ApiVersion, and calls SelfCheck.
  */
 void
-locald_privileged_acquire_async (LocaldAcquireFlags flags, GCancellable *cancellable,
-                                 GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_acquire_async (LocaldAcquireFlags flags,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   AcquireData *data = g_new0 (AcquireData, 1);
 
   g_task_set_source_tag (task, locald_privileged_acquire_async);
@@ -617,10 +634,12 @@ store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  *   %LOCALD_ERROR_NOT_READY and a report that says why
  */
 LocaldPrivileged *
-locald_privileged_acquire (LocaldAcquireFlags flags, GCancellable *cancellable,
-                           LocaldReport **out_report, GError **error)
+locald_privileged_acquire (LocaldAcquireFlags flags,
+                           GCancellable *cancellable,
+                           LocaldReport **out_report,
+                           GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   sync_call_begin (&call);
   locald_privileged_acquire_async (flags, cancellable, store_result_cb, &call.result);
@@ -643,8 +662,8 @@ locald_privileged_acquire (LocaldAcquireFlags flags, GCancellable *cancellable,
 LocaldPrivileged *
 locald_privileged_try_acquire (LocaldAcquireFlags flags, GCancellable *cancellable, LocaldReport **out_report)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LocaldReport) report = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LocaldReport) report = NULL;
   LocaldPrivileged *self;
 
   g_return_val_if_fail (out_report != NULL, NULL);
@@ -803,8 +822,8 @@ method_timeout (LocaldPrivileged *self)
 static void
 method_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
   GVariant *reply;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
@@ -818,7 +837,8 @@ method_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  * argument (INVALID_ARGS), a capability made by acquisition (NOT_READY),
  * and one that may do more than set up (NOT_READY). */
 static gboolean
-method_precheck (LocaldPrivileged *self, const char *method, const char *arg_name, const char *arg, GError **error)
+method_precheck (
+    LocaldPrivileged *self, const char *method, const char *arg_name, const char *arg, GError **error)
 {
   if (arg != NULL && !g_utf8_validate (arg, -1, NULL))
     {
@@ -827,15 +847,17 @@ method_precheck (LocaldPrivileged *self, const char *method, const char *arg_nam
     }
   if (self->connection == NULL)
     {
-      g_set_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
-                   "This LocaldPrivileged was not made by acquisition; use locald_privileged_acquire() to get one");
+      g_set_error (
+          error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+          "This LocaldPrivileged was not made by acquisition; use locald_privileged_acquire() to get one");
       return FALSE;
     }
   if (self->setup_only && !g_str_equal (method, "SetupCgroupRoot"))
     {
-      g_set_error (error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
-                   "The locald broker is not ready: this capability was acquired for setup only, and setup has "
-                   "not been done yet");
+      g_set_error (
+          error, LOCALD_ERROR, LOCALD_ERROR_NOT_READY,
+          "The locald broker is not ready: this capability was acquired for setup only, and setup has "
+          "not been done yet");
       return FALSE;
     }
   return TRUE;
@@ -862,11 +884,16 @@ method_call_check (LocaldPrivileged *self, GTask *task, const char *method)
  * once, without a call, if @arg is not UTF-8 (INVALID_ARGS), or as
  * method_call_check() says. */
 static void
-method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *method,
-                   const char *arg_name, const char *arg,
-                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+method_call_async (LocaldPrivileged *self,
+                   gpointer source_tag,
+                   const char *method,
+                   const char *arg_name,
+                   const char *arg,
+                   GCancellable *cancellable,
+                   GAsyncReadyCallback callback,
+                   gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   GError *error = NULL;
 
   g_task_set_source_tag (task, source_tag);
@@ -876,7 +903,8 @@ method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *meth
       return;
     }
   broker_call (self->connection, method, arg != NULL ? g_variant_new ("(s)", arg) : g_variant_new ("()"),
-               method_flags (self), method_timeout (self), cancellable, method_call_cb, g_steal_pointer (&task));
+               method_flags (self), method_timeout (self), cancellable, method_call_cb,
+               g_steal_pointer (&task));
 }
 
 /* Returns %FALSE with @error set if the call failed; otherwise reads the
@@ -885,7 +913,7 @@ method_call_async (LocaldPrivileged *self, gpointer source_tag, const char *meth
 static gboolean
 method_call_finish (GAsyncResult *result, GError **error, const char *format, ...)
 {
-  g_autoptr(GVariant) reply = g_task_propagate_pointer (G_TASK (result), error);
+  g_autoptr (GVariant) reply = g_task_propagate_pointer (G_TASK (result), error);
   va_list ap;
 
   if (reply == NULL)
@@ -909,8 +937,10 @@ method_call_finish (GAsyncResult *result, GError **error, const char *format, ..
  * (idempotent). May ask for administrator authentication.
  */
 void
-locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self, GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   method_call_async (self, locald_privileged_setup_cgroup_root_async, "SetupCgroupRoot", NULL, NULL,
@@ -931,7 +961,8 @@ locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult
   char *cgroup = NULL;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_setup_cgroup_root_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_setup_cgroup_root_async,
+                        NULL);
   if (method_call_finish (result, error, "(s)", &cgroup))
     self->setup_only = FALSE; /* what blocked the other methods is fixed now */
   return cgroup;
@@ -948,7 +979,7 @@ locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult
 char *
 locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cancellable, GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
   sync_call_begin (&call);
@@ -976,8 +1007,8 @@ typedef struct
 {
   OpKind kind;
   char *arg;
-  Fastpath *fastpath;  /* borrowed from the capability, which the task holds */
-  guint64 fast_count;  /* what the fast path did before delegating */
+  Fastpath *fastpath; /* borrowed from the capability, which the task holds */
+  guint64 fast_count; /* what the fast path did before delegating */
   guint64 total;
   LocaldOperationPath path;
 } OpData;
@@ -1030,10 +1061,10 @@ op_run_fast (const OpData *op)
 static void
 op_broker_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   OpData *op = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
 
   if (reply == NULL)
     {
@@ -1114,8 +1145,15 @@ op_fast_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Starts a kill or cleanup. @inline_fast: run the fast step right here
  * (the sync calls, which wait anyway) instead of in a worker thread. */
 static void
-op_start (LocaldPrivileged *self, OpKind kind, gpointer source_tag, const char *arg_name, const char *arg,
-          gboolean inline_fast, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+op_start (LocaldPrivileged *self,
+          OpKind kind,
+          gpointer source_tag,
+          const char *arg_name,
+          const char *arg,
+          gboolean inline_fast,
+          GCancellable *cancellable,
+          GAsyncReadyCallback callback,
+          gpointer user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   OpData *op = g_new0 (OpData, 1);
@@ -1150,7 +1188,7 @@ op_start (LocaldPrivileged *self, OpKind kind, gpointer source_tag, const char *
       return;
     }
   {
-    g_autoptr(GTask) inner = g_task_new (NULL, NULL, op_fast_done_cb, task);
+    g_autoptr (GTask) inner = g_task_new (NULL, NULL, op_fast_done_cb, task);
 
     g_task_set_task_data (inner, op, NULL);
     g_task_run_in_thread (inner, op_fast_thread);
@@ -1194,7 +1232,8 @@ locald_privileged_get_operation_path (LocaldPrivileged *self, GAsyncResult *resu
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), LOCALD_OPERATION_PATH_NONE);
   g_return_val_if_fail (g_task_is_valid (result, self), LOCALD_OPERATION_PATH_NONE);
   tag = g_task_get_source_tag (G_TASK (result));
-  g_return_val_if_fail (tag == locald_privileged_kill_cgroup_async || tag == locald_privileged_cleanup_path_async,
+  g_return_val_if_fail (tag == locald_privileged_kill_cgroup_async
+                            || tag == locald_privileged_cleanup_path_async,
                         LOCALD_OPERATION_PATH_NONE);
   return ((OpData *) g_task_get_task_data (G_TASK (result)))->path;
 }
@@ -1217,13 +1256,16 @@ locald_privileged_get_operation_path (LocaldPrivileged *self, GAsyncResult *resu
  * directory it may not write, a subtree it does not see.
  */
 void
-locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_kill_cgroup_async (LocaldPrivileged *self,
+                                     const char *cgroup,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data)
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (cgroup != NULL);
-  op_start (self, OP_KILL, locald_privileged_kill_cgroup_async, "cgroup", cgroup, FALSE, cancellable, callback,
-            user_data);
+  op_start (self, OP_KILL, locald_privileged_kill_cgroup_async, "cgroup", cgroup, FALSE, cancellable,
+            callback, user_data);
 }
 
 /**
@@ -1236,12 +1278,16 @@ locald_privileged_kill_cgroup_async (LocaldPrivileged *self, const char *cgroup,
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_killed, GError **error)
+locald_privileged_kill_cgroup_finish (LocaldPrivileged *self,
+                                      GAsyncResult *result,
+                                      guint *out_killed,
+                                      GError **error)
 {
   guint64 killed = 0;
 
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_kill_cgroup_async, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_kill_cgroup_async,
+                        FALSE);
   if (!op_finish (self, result, &killed, error))
     return FALSE;
   if (out_killed != NULL)
@@ -1263,10 +1309,10 @@ locald_privileged_kill_cgroup_finish (LocaldPrivileged *self, GAsyncResult *resu
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint *out_killed,
-                               GCancellable *cancellable, GError **error)
+locald_privileged_kill_cgroup (
+    LocaldPrivileged *self, const char *cgroup, guint *out_killed, GCancellable *cancellable, GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
   g_return_val_if_fail (cgroup != NULL, FALSE); /* the async call would never complete */
@@ -1292,13 +1338,16 @@ locald_privileged_kill_cgroup (LocaldPrivileged *self, const char *cgroup, guint
  * is left (root-owned leftovers).
  */
 void
-locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, GCancellable *cancellable,
-                                      GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_cleanup_path_async (LocaldPrivileged *self,
+                                      const char *path,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (path != NULL);
-  op_start (self, OP_CLEANUP, locald_privileged_cleanup_path_async, "path", path, FALSE, cancellable, callback,
-            user_data);
+  op_start (self, OP_CLEANUP, locald_privileged_cleanup_path_async, "path", path, FALSE, cancellable,
+            callback, user_data);
 }
 
 /**
@@ -1311,11 +1360,14 @@ locald_privileged_cleanup_path_async (LocaldPrivileged *self, const char *path, 
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *result, guint64 *out_removed,
+locald_privileged_cleanup_path_finish (LocaldPrivileged *self,
+                                       GAsyncResult *result,
+                                       guint64 *out_removed,
                                        GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_cleanup_path_async, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == locald_privileged_cleanup_path_async,
+                        FALSE);
   return op_finish (self, result, out_removed, error);
 }
 
@@ -1333,10 +1385,10 @@ locald_privileged_cleanup_path_finish (LocaldPrivileged *self, GAsyncResult *res
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint64 *out_removed,
-                                GCancellable *cancellable, GError **error)
+locald_privileged_cleanup_path (
+    LocaldPrivileged *self, const char *path, guint64 *out_removed, GCancellable *cancellable, GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE); /* the async call would never complete */
@@ -1362,13 +1414,16 @@ locald_privileged_cleanup_path (LocaldPrivileged *self, const char *path, guint6
  * when the subtree has not been set up.
  */
 void
-locald_privileged_join_cgroup_async (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_join_cgroup_async (LocaldPrivileged *self,
+                                     const char *cgroup,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data)
 {
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
   g_return_if_fail (cgroup != NULL);
-  method_call_async (self, locald_privileged_join_cgroup_async, "JoinCgroup", "cgroup", cgroup,
-                     cancellable, callback, user_data);
+  method_call_async (self, locald_privileged_join_cgroup_async, "JoinCgroup", "cgroup", cgroup, cancellable,
+                     callback, user_data);
 }
 
 /**
@@ -1403,10 +1458,12 @@ locald_privileged_join_cgroup_finish (LocaldPrivileged *self, GAsyncResult *resu
  *   /proc/self/cgroup
  */
 char *
-locald_privileged_join_cgroup (LocaldPrivileged *self, const char *cgroup, GCancellable *cancellable,
+locald_privileged_join_cgroup (LocaldPrivileged *self,
+                               const char *cgroup,
+                               GCancellable *cancellable,
                                GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
   g_return_val_if_fail (cgroup != NULL, NULL); /* the async call would never complete */
@@ -1420,10 +1477,10 @@ locald_privileged_join_cgroup (LocaldPrivileged *self, const char *cgroup, GCanc
 static void
 bind_port_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GUnixFDList) fds = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUnixFDList) fds = NULL;
+  g_autoptr (GVariant) reply = NULL;
   gint32 index = -1;
   int fd;
   GSocket *socket;
@@ -1452,8 +1509,8 @@ bind_port_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (socket == NULL)
     {
       close (fd);
-      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED, "The broker returned no usable socket: %s",
-                               error->message);
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_FAILED,
+                               "The broker returned no usable socket: %s", error->message);
       return;
     }
   g_task_return_pointer (task, socket, g_object_unref);
@@ -1473,11 +1530,15 @@ bind_port_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  * administrator (polkit action dev.locald.broker.bind-port-public).
  */
 void
-locald_privileged_bind_port_async (LocaldPrivileged *self, const char *address, guint16 port,
-                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_bind_port_async (LocaldPrivileged *self,
+                                   const char *address,
+                                   guint16 port,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GVariantType) reply_type = NULL;
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GVariantType) reply_type = NULL;
   GDBusConnection *connection;
 
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
@@ -1487,16 +1548,17 @@ locald_privileged_bind_port_async (LocaldPrivileged *self, const char *address, 
   g_task_set_source_tag (task, locald_privileged_bind_port_async);
   if (!g_utf8_validate (address, -1, NULL))
     {
-      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "The address is not valid UTF-8");
+      g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS,
+                               "The address is not valid UTF-8");
       return;
     }
   if ((connection = method_call_check (self, task, "BindPort")) == NULL)
     return;
   reply_type = reply_type_for ("BindPort");
-  g_dbus_connection_call_with_unix_fd_list (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE, "BindPort",
-                                            g_variant_new ("(sq)", address, port), reply_type, method_flags (self),
-                                            method_timeout (self), NULL, cancellable, bind_port_cb,
-                                            g_steal_pointer (&task));
+  g_dbus_connection_call_with_unix_fd_list (connection, BROKER_NAME, BROKER_PATH, BROKER_INTERFACE,
+                                            "BindPort", g_variant_new ("(sq)", address, port), reply_type,
+                                            method_flags (self), method_timeout (self), NULL, cancellable,
+                                            bind_port_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1531,10 +1593,10 @@ locald_privileged_bind_port_finish (LocaldPrivileged *self, GAsyncResult *result
  * Returns: (transfer full) (nullable): the bound socket, not listening yet
  */
 GSocket *
-locald_privileged_bind_port (LocaldPrivileged *self, const char *address, guint16 port, GCancellable *cancellable,
-                             GError **error)
+locald_privileged_bind_port (
+    LocaldPrivileged *self, const char *address, guint16 port, GCancellable *cancellable, GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), NULL);
   g_return_val_if_fail (address != NULL, NULL); /* the async call would never complete */
@@ -1558,10 +1620,13 @@ locald_privileged_bind_port (LocaldPrivileged *self, const char *address, guint1
  * ::1.
  */
 void
-locald_privileged_sync_hosts_async (LocaldPrivileged *self, const char *const *names, GCancellable *cancellable,
-                                    GAsyncReadyCallback callback, gpointer user_data)
+locald_privileged_sync_hosts_async (LocaldPrivileged *self,
+                                    const char *const *names,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr (GTask) task = NULL;
   GDBusConnection *connection;
 
   g_return_if_fail (LOCALD_IS_PRIVILEGED (self));
@@ -1572,7 +1637,8 @@ locald_privileged_sync_hosts_async (LocaldPrivileged *self, const char *const *n
   for (const char *const *n = names; *n != NULL; n++)
     if (!g_utf8_validate (*n, -1, NULL))
       {
-        g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS, "A host name is not valid UTF-8");
+        g_task_return_new_error (task, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS,
+                                 "A host name is not valid UTF-8");
         return;
       }
   if ((connection = method_call_check (self, task, "SyncHosts")) == NULL)
@@ -1591,7 +1657,9 @@ locald_privileged_sync_hosts_async (LocaldPrivileged *self, const char *const *n
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_sync_hosts_finish (LocaldPrivileged *self, GAsyncResult *result, guint *out_count,
+locald_privileged_sync_hosts_finish (LocaldPrivileged *self,
+                                     GAsyncResult *result,
+                                     guint *out_count,
                                      GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
@@ -1610,10 +1678,13 @@ locald_privileged_sync_hosts_finish (LocaldPrivileged *self, GAsyncResult *resul
  * Returns: %TRUE on success
  */
 gboolean
-locald_privileged_sync_hosts (LocaldPrivileged *self, const char *const *names, guint *out_count,
-                              GCancellable *cancellable, GError **error)
+locald_privileged_sync_hosts (LocaldPrivileged *self,
+                              const char *const *names,
+                              guint *out_count,
+                              GCancellable *cancellable,
+                              GError **error)
 {
-  g_auto(SyncCall) call = { NULL, NULL };
+  g_auto (SyncCall) call = { NULL, NULL };
 
   g_return_val_if_fail (LOCALD_IS_PRIVILEGED (self), FALSE);
   g_return_val_if_fail (names != NULL, FALSE); /* the async call would never complete */

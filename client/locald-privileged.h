@@ -71,120 +71,103 @@ GType locald_operation_path_get_type (void);
 #define LOCALD_TYPE_PRIVILEGED (locald_privileged_get_type ())
 G_DECLARE_FINAL_TYPE (LocaldPrivileged, locald_privileged, LOCALD, PRIVILEGED, GObject)
 
-LocaldPrivileged *locald_privileged_acquire        (LocaldAcquireFlags   flags,
-                                                    GCancellable        *cancellable,
-                                                    LocaldReport       **out_report,
-                                                    GError             **error);
-void              locald_privileged_acquire_async  (LocaldAcquireFlags   flags,
-                                                    GCancellable        *cancellable,
-                                                    GAsyncReadyCallback  callback,
-                                                    gpointer             user_data);
-LocaldPrivileged *locald_privileged_acquire_finish (GAsyncResult        *result,
-                                                    LocaldReport       **out_report,
-                                                    GError             **error);
+LocaldPrivileged *locald_privileged_acquire (LocaldAcquireFlags flags,
+                                             GCancellable *cancellable,
+                                             LocaldReport **out_report,
+                                             GError **error);
+void locald_privileged_acquire_async (LocaldAcquireFlags flags,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+LocaldPrivileged *
+locald_privileged_acquire_finish (GAsyncResult *result, LocaldReport **out_report, GError **error);
 
-LocaldPrivileged *locald_privileged_try_acquire    (LocaldAcquireFlags   flags,
-                                                    GCancellable        *cancellable,
-                                                    LocaldReport       **out_report);
+LocaldPrivileged *locald_privileged_try_acquire (LocaldAcquireFlags flags,
+                                                 GCancellable *cancellable,
+                                                 LocaldReport **out_report);
 
 LocaldReport *locald_privileged_get_report (LocaldPrivileged *self);
-const char   *locald_privileged_get_broker_version (LocaldPrivileged *self);
-guint         locald_privileged_get_api_version (LocaldPrivileged *self);
-const char   *locald_privileged_get_strategy (LocaldPrivileged *self);
-const char   *locald_privileged_get_cgroup_root (LocaldPrivileged *self);
-gboolean      locald_privileged_get_allow_interactive_authorization (LocaldPrivileged *self);
-void          locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self,
-                                                                     gboolean          allow);
+const char *locald_privileged_get_broker_version (LocaldPrivileged *self);
+guint locald_privileged_get_api_version (LocaldPrivileged *self);
+const char *locald_privileged_get_strategy (LocaldPrivileged *self);
+const char *locald_privileged_get_cgroup_root (LocaldPrivileged *self);
+gboolean locald_privileged_get_allow_interactive_authorization (LocaldPrivileged *self);
+void locald_privileged_set_allow_interactive_authorization (LocaldPrivileged *self, gboolean allow);
 
-gboolean      locald_privileged_get_fast_path (LocaldPrivileged *self);
-void          locald_privileged_set_fast_path (LocaldPrivileged *self,
-                                               gboolean          enabled);
+gboolean locald_privileged_get_fast_path (LocaldPrivileged *self);
+void locald_privileged_set_fast_path (LocaldPrivileged *self, gboolean enabled);
 LocaldOperationPath locald_privileged_get_last_path (LocaldPrivileged *self);
-LocaldOperationPath locald_privileged_get_operation_path (LocaldPrivileged *self,
-                                                          GAsyncResult     *result);
+LocaldOperationPath locald_privileged_get_operation_path (LocaldPrivileged *self, GAsyncResult *result);
 
-char    *locald_privileged_setup_cgroup_root        (LocaldPrivileged    *self,
-                                                     GCancellable        *cancellable,
-                                                     GError             **error);
-void     locald_privileged_setup_cgroup_root_async  (LocaldPrivileged    *self,
-                                                     GCancellable        *cancellable,
-                                                     GAsyncReadyCallback  callback,
-                                                     gpointer             user_data);
-char    *locald_privileged_setup_cgroup_root_finish (LocaldPrivileged    *self,
-                                                     GAsyncResult        *result,
-                                                     GError             **error);
+char *locald_privileged_setup_cgroup_root (LocaldPrivileged *self, GCancellable *cancellable, GError **error);
+void locald_privileged_setup_cgroup_root_async (LocaldPrivileged *self,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+char *
+locald_privileged_setup_cgroup_root_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error);
 
-gboolean locald_privileged_kill_cgroup        (LocaldPrivileged    *self,
-                                               const char          *cgroup,
-                                               guint               *out_killed,
-                                               GCancellable        *cancellable,
-                                               GError             **error);
-void     locald_privileged_kill_cgroup_async  (LocaldPrivileged    *self,
-                                               const char          *cgroup,
-                                               GCancellable        *cancellable,
-                                               GAsyncReadyCallback  callback,
-                                               gpointer             user_data);
-gboolean locald_privileged_kill_cgroup_finish (LocaldPrivileged    *self,
-                                               GAsyncResult        *result,
-                                               guint               *out_killed,
-                                               GError             **error);
+gboolean locald_privileged_kill_cgroup (
+    LocaldPrivileged *self, const char *cgroup, guint *out_killed, GCancellable *cancellable, GError **error);
+void locald_privileged_kill_cgroup_async (LocaldPrivileged *self,
+                                          const char *cgroup,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+gboolean locald_privileged_kill_cgroup_finish (LocaldPrivileged *self,
+                                               GAsyncResult *result,
+                                               guint *out_killed,
+                                               GError **error);
 
-gboolean locald_privileged_cleanup_path        (LocaldPrivileged    *self,
-                                                const char          *path,
-                                                guint64             *out_removed,
-                                                GCancellable        *cancellable,
-                                                GError             **error);
-void     locald_privileged_cleanup_path_async  (LocaldPrivileged    *self,
-                                                const char          *path,
-                                                GCancellable        *cancellable,
-                                                GAsyncReadyCallback  callback,
-                                                gpointer             user_data);
-gboolean locald_privileged_cleanup_path_finish (LocaldPrivileged    *self,
-                                                GAsyncResult        *result,
-                                                guint64             *out_removed,
-                                                GError             **error);
+gboolean locald_privileged_cleanup_path (LocaldPrivileged *self,
+                                         const char *path,
+                                         guint64 *out_removed,
+                                         GCancellable *cancellable,
+                                         GError **error);
+void locald_privileged_cleanup_path_async (LocaldPrivileged *self,
+                                           const char *path,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean locald_privileged_cleanup_path_finish (LocaldPrivileged *self,
+                                                GAsyncResult *result,
+                                                guint64 *out_removed,
+                                                GError **error);
 
-char    *locald_privileged_join_cgroup        (LocaldPrivileged    *self,
-                                               const char          *cgroup,
-                                               GCancellable        *cancellable,
-                                               GError             **error);
-void     locald_privileged_join_cgroup_async  (LocaldPrivileged    *self,
-                                               const char          *cgroup,
-                                               GCancellable        *cancellable,
-                                               GAsyncReadyCallback  callback,
-                                               gpointer             user_data);
-char    *locald_privileged_join_cgroup_finish (LocaldPrivileged    *self,
-                                               GAsyncResult        *result,
-                                               GError             **error);
+char *locald_privileged_join_cgroup (LocaldPrivileged *self,
+                                     const char *cgroup,
+                                     GCancellable *cancellable,
+                                     GError **error);
+void locald_privileged_join_cgroup_async (LocaldPrivileged *self,
+                                          const char *cgroup,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+char *locald_privileged_join_cgroup_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error);
 
-GSocket *locald_privileged_bind_port        (LocaldPrivileged    *self,
-                                            const char          *address,
-                                            guint16              port,
-                                            GCancellable        *cancellable,
-                                            GError             **error);
-void     locald_privileged_bind_port_async  (LocaldPrivileged    *self,
-                                            const char          *address,
-                                            guint16              port,
-                                            GCancellable        *cancellable,
-                                            GAsyncReadyCallback  callback,
-                                            gpointer             user_data);
-GSocket *locald_privileged_bind_port_finish (LocaldPrivileged    *self,
-                                            GAsyncResult        *result,
-                                            GError             **error);
+GSocket *locald_privileged_bind_port (
+    LocaldPrivileged *self, const char *address, guint16 port, GCancellable *cancellable, GError **error);
+void locald_privileged_bind_port_async (LocaldPrivileged *self,
+                                        const char *address,
+                                        guint16 port,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+GSocket *locald_privileged_bind_port_finish (LocaldPrivileged *self, GAsyncResult *result, GError **error);
 
-gboolean locald_privileged_sync_hosts        (LocaldPrivileged    *self,
-                                              const char * const  *names,
-                                              guint               *out_count,
-                                              GCancellable        *cancellable,
-                                              GError             **error);
-void     locald_privileged_sync_hosts_async  (LocaldPrivileged    *self,
-                                              const char * const  *names,
-                                              GCancellable        *cancellable,
-                                              GAsyncReadyCallback  callback,
-                                              gpointer             user_data);
-gboolean locald_privileged_sync_hosts_finish (LocaldPrivileged    *self,
-                                              GAsyncResult        *result,
-                                              guint               *out_count,
-                                              GError             **error);
+gboolean locald_privileged_sync_hosts (LocaldPrivileged *self,
+                                       const char *const *names,
+                                       guint *out_count,
+                                       GCancellable *cancellable,
+                                       GError **error);
+void locald_privileged_sync_hosts_async (LocaldPrivileged *self,
+                                         const char *const *names,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean locald_privileged_sync_hosts_finish (LocaldPrivileged *self,
+                                              GAsyncResult *result,
+                                              guint *out_count,
+                                              GError **error);
 
 G_END_DECLS

@@ -12,8 +12,5 @@ int _locald_fix_rank (const char *fix_key);
 LocaldFix *_locald_fix_new (const char *key, const char *severity, const char *const *problem_ids);
 
 /* Builds a report from SelfCheck's out arguments. */
-LocaldReport *_locald_report_new_from_self_check (const char *strategy,
-                                                  const char *strategy_reason,
-                                                  const char *mode,
-                                                  GVariant   *problems,
-                                                  GVariant   *facts);
+LocaldReport *_locald_report_new_from_self_check (
+    const char *strategy, const char *strategy_reason, const char *mode, GVariant *problems, GVariant *facts);

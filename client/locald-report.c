@@ -13,9 +13,9 @@ struct _LocaldReport
   char *strategy;
   char *strategy_reason;
   char *mode;
-  GPtrArray *problems;   /* LocaldProblem */
+  GPtrArray *problems; /* LocaldProblem */
   GHashTable *facts;
-  char *broker_version;  /* NULL until the broker's properties were read */
+  char *broker_version; /* NULL until the broker's properties were read */
   guint broker_api_version;
 };
 
@@ -68,11 +68,8 @@ locald_report_new (const char *strategy, const char *strategy_reason, const char
 }
 
 LocaldReport *
-_locald_report_new_from_self_check (const char *strategy,
-                                    const char *strategy_reason,
-                                    const char *mode,
-                                    GVariant   *problems,
-                                    GVariant   *facts)
+_locald_report_new_from_self_check (
+    const char *strategy, const char *strategy_reason, const char *mode, GVariant *problems, GVariant *facts)
 {
   GVariantIter iter;
   const char *id, *severity, *summary, *fix, *key, *value;
@@ -86,7 +83,7 @@ _locald_report_new_from_self_check (const char *strategy,
   g_variant_iter_init (&iter, problems);
   while (g_variant_iter_next (&iter, "(&s&s&sa{ss}&s)", &id, &severity, &summary, &evidence, &fix))
     {
-      g_autoptr(LocaldProblem) p = locald_problem_new (id, severity, summary, fix);
+      g_autoptr (LocaldProblem) p = locald_problem_new (id, severity, summary, fix);
       while (g_variant_iter_next (evidence, "{&s&s}", &key, &value))
         locald_problem_add_evidence (p, key, value);
       g_variant_iter_free (evidence);
@@ -249,7 +246,7 @@ typedef struct
 {
   const char *key;
   const char *worst_severity;
-  GPtrArray *ids;  /* borrowed problem ids, NULL-terminated at the end */
+  GPtrArray *ids; /* borrowed problem ids, NULL-terminated at the end */
 } FixGroup;
 
 static int
@@ -282,7 +279,7 @@ compare_groups (gconstpointer a, gconstpointer b)
 GPtrArray *
 locald_report_get_fixes (LocaldReport *self)
 {
-  g_autoptr(GArray) groups = g_array_new (FALSE, TRUE, sizeof (FixGroup));
+  g_autoptr (GArray) groups = g_array_new (FALSE, TRUE, sizeof (FixGroup));
   GPtrArray *fixes;
 
   g_return_val_if_fail (LOCALD_IS_REPORT (self), NULL);
@@ -304,7 +301,8 @@ locald_report_get_fixes (LocaldReport *self)
           g_array_append_val (groups, fresh);
           group = &g_array_index (groups, FixGroup, groups->len - 1);
         }
-      else if (_locald_severity_rank (locald_problem_get_severity (p)) < _locald_severity_rank (group->worst_severity))
+      else if (_locald_severity_rank (locald_problem_get_severity (p))
+               < _locald_severity_rank (group->worst_severity))
         group->worst_severity = locald_problem_get_severity (p);
       /* The same id twice (e.g. two evidence rows) still names one problem. */
       if (!g_ptr_array_find_with_equal_func (group->ids, locald_problem_get_id (p), g_str_equal, NULL))
@@ -320,7 +318,7 @@ locald_report_get_fixes (LocaldReport *self)
       FixGroup *group = &g_array_index (groups, FixGroup, j);
       g_ptr_array_add (group->ids, NULL);
       g_ptr_array_add (fixes, _locald_fix_new (group->key, group->worst_severity,
-                                               (const char * const *) group->ids->pdata));
+                                               (const char *const *) group->ids->pdata));
       g_ptr_array_unref (group->ids);
     }
   return fixes;

@@ -28,7 +28,8 @@ struct _LocaldctlAgent
 gboolean
 localdctl_agent_can_prompt (gboolean no_ask_password)
 {
-  return !no_ask_password && isatty (STDIN_FILENO) && g_file_test (LOCALDCTL_PKTTYAGENT, G_FILE_TEST_IS_EXECUTABLE);
+  return !no_ask_password && isatty (STDIN_FILENO)
+         && g_file_test (LOCALDCTL_PKTTYAGENT, G_FILE_TEST_IS_EXECUTABLE);
 }
 
 /* pkttyagent closes its notify fd once it is registered (or when it exits,
@@ -76,8 +77,8 @@ agent_child_setup (gpointer user_data)
 LocaldctlAgent *
 localdctl_agent_start (GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) process = NULL;
   g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
   g_autofree char *notify = g_strdup_printf ("%d", AGENT_NOTIFY_FD);
   LocaldctlAgent *agent;
@@ -89,13 +90,14 @@ localdctl_agent_start (GError **error)
   /* The agent talks to the user on the terminal we share. */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   g_subprocess_launcher_take_fd (launcher, fds[1], AGENT_NOTIFY_FD);
-  g_subprocess_launcher_set_child_setup (launcher, agent_child_setup, GINT_TO_POINTER ((int) getpid ()), NULL);
+  g_subprocess_launcher_set_child_setup (launcher, agent_child_setup, GINT_TO_POINTER ((int) getpid ()),
+                                         NULL);
   /* Registered for this one process, so it cannot displace a session's own
    * agent; --fallback is left out on purpose: polkitd does not use a
    * fallback agent for a subject outside any logind session (headless hosts,
    * containers), which is exactly where a textual agent is needed. */
-  process = g_subprocess_launcher_spawn (launcher, error, LOCALDCTL_PKTTYAGENT,
-                                         "--process", pid, "--notify-fd", notify, NULL);
+  process = g_subprocess_launcher_spawn (launcher, error, LOCALDCTL_PKTTYAGENT, "--process", pid,
+                                         "--notify-fd", notify, NULL);
   /* Our copy of the write end must go, or we would never see the close. */
   g_clear_object (&launcher);
   if (process == NULL)
@@ -133,8 +135,8 @@ set_flag_cb (gpointer user_data)
 void
 localdctl_agent_stop (LocaldctlAgent *agent)
 {
-  g_autoptr(GMainContext) context = NULL;
-  g_autoptr(GSource) timeout = NULL;
+  g_autoptr (GMainContext) context = NULL;
+  g_autoptr (GSource) timeout = NULL;
   gboolean done = FALSE, timed_out = FALSE;
 
   if (agent == NULL)

@@ -28,8 +28,8 @@ print_json (JsonNode *node)
 static void
 print_json_object (const char *member, ...)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
   va_list ap;
 
   json_builder_begin_object (b);
@@ -48,7 +48,7 @@ print_json_object (const char *member, ...)
 static void
 print_report (FILE *stream, LocaldReport *report, gboolean verbose)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
   localdctl_render_report (out, report, verbose);
   fputs (out->str, stream);
 }
@@ -64,10 +64,13 @@ report_is_unauthorized (LocaldReport *report)
 static gboolean
 report_wants_prompt (LocaldReport *report)
 {
-  LocaldProblem *p = report != NULL ? locald_report_find_problem (report, LOCALD_PROBLEM_BROKER_AUTHORIZED) : NULL;
+  LocaldProblem *p
+      = report != NULL ? locald_report_find_problem (report, LOCALD_PROBLEM_BROKER_AUTHORIZED) : NULL;
 
-  return p != NULL && g_strcmp0 (locald_problem_get_evidence_value (p, "dbus_error"),
-                                 "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") == 0;
+  return p != NULL
+         && g_strcmp0 (locald_problem_get_evidence_value (p, "dbus_error"),
+                       "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
+                == 0;
 }
 
 /* In a terminal, calls first go out without the interactive flag: if polkit
@@ -86,7 +89,7 @@ typedef struct
 static gboolean
 session_start_agent (Session *s)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!s->can_prompt || s->agent != NULL)
     return FALSE;
@@ -113,8 +116,8 @@ session_flags (Session *s)
 static LocaldPrivileged *
 session_acquire (Session *s, int *exit_code)
 {
-  g_autoptr(LocaldReport) report = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldReport) report = NULL;
+  g_autoptr (GError) error = NULL;
   LocaldPrivileged *cap;
 
   cap = locald_privileged_acquire (session_flags (s), NULL, &report, &error);
@@ -129,8 +132,8 @@ session_acquire (Session *s, int *exit_code)
 
   *exit_code = report_is_unauthorized (report) ? LOCALDCTL_EXIT_NOT_AUTHORIZED : LOCALDCTL_EXIT_NOT_READY;
   if (s->opts->json)
-    print_json_object ("error", localdctl_error_to_json (error),
-                       "report", report != NULL ? localdctl_report_to_json (report) : json_node_new (JSON_NODE_NULL),
+    print_json_object ("error", localdctl_error_to_json (error), "report",
+                       report != NULL ? localdctl_report_to_json (report) : json_node_new (JSON_NODE_NULL),
                        NULL);
   else
     {
@@ -170,7 +173,8 @@ report_call_error (Session *s, const char *what, const GError *error)
       if (name != NULL && s->opts->verbose)
         g_printerr ("localdctl: (D-Bus error %s)\n", name);
       if (g_error_matches (error, LOCALD_ERROR, LOCALD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
-        g_printerr ("localdctl: this needs authentication; run it in a terminal without --no-ask-password.\n");
+        g_printerr (
+            "localdctl: this needs authentication; run it in a terminal without --no-ask-password.\n");
     }
   return exit_code_for (error);
 }
@@ -199,9 +203,9 @@ session_init (Session *s, const LocaldctlOptions *opts)
 int
 localdctl_cmd_doctor (const LocaldctlOptions *opts)
 {
-  g_autoptr(LocaldReport) report = NULL;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldReport) report = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
 
   /* Exactly what acquisition sees. doctor never prompts: SelfCheck is
    * allowed to everyone by default, and a diagnosis should not block. */
@@ -213,7 +217,7 @@ localdctl_cmd_doctor (const LocaldctlOptions *opts)
     }
   if (opts->json)
     {
-      g_autoptr(JsonNode) root = localdctl_report_to_json (report);
+      g_autoptr (JsonNode) root = localdctl_report_to_json (report);
       print_json (root);
     }
   else
@@ -237,8 +241,8 @@ int
 localdctl_cmd_setup (const LocaldctlOptions *opts)
 {
   Session s;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *cgroup = NULL;
   int code = LOCALDCTL_EXIT_OK;
 
@@ -290,12 +294,12 @@ cleanup_call (LocaldPrivileged *cap, gconstpointer path, guint64 *out_count, GEr
 /* Acquires, makes the call (once more if the session says to retry), and
  * prints the count as member (JSON) or a bare number. */
 static int
-run_count_command (const LocaldctlOptions *opts, const char *command, CountCall call, gconstpointer arg,
-                   const char *member)
+run_count_command (
+    const LocaldctlOptions *opts, const char *command, CountCall call, gconstpointer arg, const char *member)
 {
   Session s;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 count = 0;
   gboolean ok;
   int code = LOCALDCTL_EXIT_OK;
@@ -339,8 +343,8 @@ int
 localdctl_cmd_run (const LocaldctlOptions *opts, const char *cgroup, char **command)
 {
   Session s;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *joined = NULL;
   int code = LOCALDCTL_EXIT_OK;
 
@@ -397,9 +401,9 @@ int
 localdctl_cmd_bind (const LocaldctlOptions *opts, const char *address, const char *port_text, char **command)
 {
   Session s;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
   g_autofree char *pid_text = NULL;
   guint64 port = 0;
   int code = LOCALDCTL_EXIT_OK;
@@ -490,9 +494,9 @@ localdctl_cmd_hosts_sync (const LocaldctlOptions *opts, char **names)
 int
 localdctl_cmd_hosts_list (const LocaldctlOptions *opts)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   const char *path = opts->hosts_file != NULL ? opts->hosts_file : LOCALD_DEFAULT_HOSTS_FILE;
-  g_auto(GStrv) names = hosts_file_list (path, getuid (), &error);
+  g_auto (GStrv) names = hosts_file_list (path, getuid (), &error);
 
   if (names == NULL)
     {
@@ -501,7 +505,7 @@ localdctl_cmd_hosts_list (const LocaldctlOptions *opts)
     }
   if (opts->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_array (b);
       for (char **n = names; *n != NULL; n++)
         json_builder_add_string_value (b, *n);

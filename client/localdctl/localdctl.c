@@ -12,24 +12,24 @@
 #include "client/localdctl/exit-codes.h"
 #include "client/localdctl/status.h"
 
-static const char summary[] =
-  "Commands:\n"
-  "  doctor            Show the readiness report (exit 1 on a critical problem)\n"
-  "  setup             Create the locald cgroup root and your delegated subtree\n"
-  "  kill CGROUP       Kill every process in CGROUP (relative to your subtree)\n"
-  "  cleanup PATH      Remove a tree beneath a .locald directory you own\n"
-  "  run CGROUP -- CMD...  Move into CGROUP (below your subtree) and run CMD there\n"
-  "  bind ADDRESS PORT -- CMD...  Get a privileged port bound by the broker and run\n"
-  "                    CMD with it listening as fd 3 (LISTEN_FDS=1, LISTEN_PID)\n"
-  "  hosts sync NAME...  Point exactly these names at 127.0.0.1 and ::1 (your block\n"
-  "                    of the hosts file; .localhost and .test names)\n"
-  "  hosts list        Show the names of your block (reads the file, no privilege)\n"
-  "  hosts clear       Remove your block\n"
-  "  status            Check that the installation is whole and consistent\n"
-  "\n"
-  "Exit status: 0 ok, 1 failure or critical problem, 2 usage error,\n"
-  "3 not authorized, 4 broker not ready; run: CMD's own status, or 126\n"
-  "(CMD cannot be run) or 127 (CMD not found).";
+static const char summary[]
+    = "Commands:\n"
+      "  doctor            Show the readiness report (exit 1 on a critical problem)\n"
+      "  setup             Create the locald cgroup root and your delegated subtree\n"
+      "  kill CGROUP       Kill every process in CGROUP (relative to your subtree)\n"
+      "  cleanup PATH      Remove a tree beneath a .locald directory you own\n"
+      "  run CGROUP -- CMD...  Move into CGROUP (below your subtree) and run CMD there\n"
+      "  bind ADDRESS PORT -- CMD...  Get a privileged port bound by the broker and run\n"
+      "                    CMD with it listening as fd 3 (LISTEN_FDS=1, LISTEN_PID)\n"
+      "  hosts sync NAME...  Point exactly these names at 127.0.0.1 and ::1 (your block\n"
+      "                    of the hosts file; .localhost and .test names)\n"
+      "  hosts list        Show the names of your block (reads the file, no privilege)\n"
+      "  hosts clear       Remove your block\n"
+      "  status            Check that the installation is whole and consistent\n"
+      "\n"
+      "Exit status: 0 ok, 1 failure or critical problem, 2 usage error,\n"
+      "3 not authorized, 4 broker not ready; run: CMD's own status, or 126\n"
+      "(CMD cannot be run) or 127 (CMD not found).";
 
 static int
 usage_error (GOptionContext *context, const char *message)
@@ -43,20 +43,19 @@ main (int argc, char **argv)
 {
   LocaldctlOptions opts = { 0 };
   gboolean version = FALSE;
-  g_auto(GStrv) args = NULL;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "Print JSON instead of text", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "Show evidence and facts", NULL },
-    { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &opts.no_ask_password,
-      "Never ask for a password; fail if authentication would be needed", NULL },
-    { "hosts-file", 0, 0, G_OPTION_ARG_FILENAME, &opts.hosts_file,
-      "hosts list: read FILE instead of /etc/hosts", "FILE" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "COMMAND [ARG]" },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
+  g_auto (GStrv) args = NULL;
+  GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "Print JSON instead of text", NULL },
+          { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "Show evidence and facts", NULL },
+          { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &opts.no_ask_password,
+            "Never ask for a password; fail if authentication would be needed", NULL },
+          { "hosts-file", 0, 0, G_OPTION_ARG_FILENAME, &opts.hosts_file,
+            "hosts list: read FILE instead of /etc/hosts", "FILE" },
+          { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+          { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "COMMAND [ARG]" },
+          { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
   const char *command;
   guint n_args;
 
@@ -70,7 +69,8 @@ main (int argc, char **argv)
 
   if (version)
     {
-      printf ("localdctl %s (API version %u)\n", PACKAGE_VERSION, (unsigned) LOCALD_BROKER_CLIENT_API_VERSION);
+      printf ("localdctl %s (API version %u)\n", PACKAGE_VERSION,
+              (unsigned) LOCALD_BROKER_CLIENT_API_VERSION);
       return LOCALDCTL_EXIT_OK;
     }
   if (args == NULL || args[0] == NULL)
@@ -113,7 +113,8 @@ main (int argc, char **argv)
   if (g_str_equal (command, "hosts"))
     return usage_error (context, "hosts takes 'sync NAME...', 'list' or 'clear'");
   if (g_str_equal (command, "run"))
-    return usage_error (context, "run takes a cgroup relative to your subtree and a command: run CGROUP -- CMD...");
+    return usage_error (context,
+                        "run takes a cgroup relative to your subtree and a command: run CGROUP -- CMD...");
   if (g_str_equal (command, "kill"))
     return usage_error (context, "kill takes exactly one argument, a cgroup relative to your subtree");
   if (g_str_equal (command, "cleanup"))

@@ -22,7 +22,7 @@ add_string_member (JsonBuilder *b, const char *member, const char *value)
 static void
 add_string_map (JsonBuilder *b, const char *member, GHashTable *table)
 {
-  g_autoptr(GList) keys = sorted_keys (table);
+  g_autoptr (GList) keys = sorted_keys (table);
 
   json_builder_set_member_name (b, member);
   json_builder_begin_object (b);
@@ -34,8 +34,8 @@ add_string_map (JsonBuilder *b, const char *member, GHashTable *table)
 JsonNode *
 localdctl_report_to_json (LocaldReport *report)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GPtrArray) fixes = locald_report_get_fixes (report);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) fixes = locald_report_get_fixes (report);
   GPtrArray *problems = locald_report_get_problems (report);
   const char *version = locald_report_get_broker_version (report);
 
@@ -80,7 +80,7 @@ localdctl_report_to_json (LocaldReport *report)
   for (guint i = 0; i < fixes->len; i++)
     {
       LocaldFix *f = g_ptr_array_index (fixes, i);
-      const char * const *ids = locald_fix_get_problem_ids (f);
+      const char *const *ids = locald_fix_get_problem_ids (f);
       json_builder_begin_object (b);
       add_string_member (b, "key", locald_fix_get_key (f));
       add_string_member (b, "severity", locald_fix_get_severity (f));
@@ -103,7 +103,7 @@ localdctl_report_to_json (LocaldReport *report)
 char *
 localdctl_error_message (const GError *error)
 {
-  g_autoptr(GError) copy = g_error_copy (error);
+  g_autoptr (GError) copy = g_error_copy (error);
 
   g_dbus_error_strip_remote_error (copy);
   return g_strdup (copy->message);
@@ -112,7 +112,7 @@ localdctl_error_message (const GError *error)
 JsonNode *
 localdctl_error_to_json (const GError *error)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autofree char *message = localdctl_error_message (error);
   const char *dbus_name = locald_error_get_dbus_name (error);
 
@@ -131,7 +131,7 @@ localdctl_error_to_json (const GError *error)
 char *
 localdctl_json_to_string (JsonNode *node)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
 
   json_generator_set_pretty (gen, TRUE);
   json_generator_set_indent (gen, 2);
@@ -182,7 +182,7 @@ render_summary (GString *out, LocaldReport *report)
 static void
 render_map (GString *out, const char *indent, GHashTable *table)
 {
-  g_autoptr(GList) keys = sorted_keys (table);
+  g_autoptr (GList) keys = sorted_keys (table);
 
   for (GList *l = keys; l != NULL; l = l->next)
     g_string_append_printf (out, "%s%s: %s\n", indent, (const char *) l->data,
@@ -193,7 +193,7 @@ void
 localdctl_render_report (GString *out, LocaldReport *report, gboolean verbose)
 {
   GPtrArray *problems = locald_report_get_problems (report);
-  g_autoptr(GPtrArray) fixes = locald_report_get_fixes (report);
+  g_autoptr (GPtrArray) fixes = locald_report_get_fixes (report);
   const char *version = locald_report_get_broker_version (report);
   const char *reason = locald_report_get_strategy_reason (report);
 
@@ -201,7 +201,8 @@ localdctl_render_report (GString *out, LocaldReport *report, gboolean verbose)
   g_string_append_printf (out, "Strategy: %s%s%s%s\n", locald_report_get_strategy (report),
                           *reason != '\0' ? " (" : "", reason, *reason != '\0' ? ")" : "");
   if (version != NULL)
-    g_string_append_printf (out, "Broker: %s, API version %u\n", version, locald_report_get_broker_api_version (report));
+    g_string_append_printf (out, "Broker: %s, API version %u\n", version,
+                            locald_report_get_broker_api_version (report));
 
   if (problems->len > 0)
     {

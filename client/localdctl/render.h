@@ -8,6 +8,6 @@
 
 JsonNode *localdctl_report_to_json (LocaldReport *report);
 JsonNode *localdctl_error_to_json (const GError *error);
-char     *localdctl_json_to_string (JsonNode *node);
-void      localdctl_render_report (GString *out, LocaldReport *report, gboolean verbose);
-char     *localdctl_error_message (const GError *error);
+char *localdctl_json_to_string (JsonNode *node);
+void localdctl_render_report (GString *out, LocaldReport *report, gboolean verbose);
+char *localdctl_error_message (const GError *error);

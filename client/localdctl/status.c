@@ -46,9 +46,9 @@ check_file (Check *c, const char *name, const char *path, const char *const *nee
 static void
 check_activation (Check *c)
 {
-  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autofree char *name = NULL, *exec = NULL;
-  g_auto(GStrv) argv = NULL;
+  g_auto (GStrv) argv = NULL;
 
   c->name = "activation file";
   c->path = LOCALDCTL_ACTIVATION_FILE;
@@ -75,19 +75,18 @@ check_activation (Check *c)
 int
 localdctl_cmd_status (const LocaldctlOptions *opts)
 {
-  static const char *const policy_needles[] = { LOCALD_BROKER_BUS_NAME, LOCALD_HELPER_NET_BUS_NAME,
-                                                LOCALD_HELPER_HOSTS_BUS_NAME, NULL };
-  static const char *const action_needles[] = {
-    LOCALD_ACTION_SELF_CHECK, LOCALD_ACTION_SETUP_CGROUP, LOCALD_ACTION_KILL_CGROUP,
-    LOCALD_ACTION_CLEANUP_PATH, LOCALD_ACTION_JOIN_CGROUP, LOCALD_ACTION_BIND_PORT,
-    LOCALD_ACTION_BIND_PORT_PUBLIC, LOCALD_ACTION_SYNC_HOSTS, NULL
-  };
+  static const char *const policy_needles[]
+      = { LOCALD_BROKER_BUS_NAME, LOCALD_HELPER_NET_BUS_NAME, LOCALD_HELPER_HOSTS_BUS_NAME, NULL };
+  static const char *const action_needles[]
+      = { LOCALD_ACTION_SELF_CHECK,       LOCALD_ACTION_SETUP_CGROUP, LOCALD_ACTION_KILL_CGROUP,
+          LOCALD_ACTION_CLEANUP_PATH,     LOCALD_ACTION_JOIN_CGROUP,  LOCALD_ACTION_BIND_PORT,
+          LOCALD_ACTION_BIND_PORT_PUBLIC, LOCALD_ACTION_SYNC_HOSTS,   NULL };
   static const char *const unit_needles[] = { "BusName=" LOCALD_BROKER_BUS_NAME, NULL };
   static const char *const xml_needles[] = { "interface name=\"" LOCALD_BROKER_INTERFACE "\"", NULL };
   Check checks[7] = { 0 };
-  g_autoptr(LocaldReport) report = NULL;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldReport) report = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
   const char *broker_version;
   guint broker_api;
   gboolean whole = TRUE, api_ok;
@@ -119,8 +118,8 @@ localdctl_cmd_status (const LocaldctlOptions *opts)
 
   if (opts->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       g_autofree char *text = NULL;
 
       json_builder_begin_object (b);
@@ -188,8 +187,10 @@ localdctl_cmd_status (const LocaldctlOptions *opts)
       else
         {
           LocaldProblem *p = report != NULL && locald_report_get_problems (report)->len > 0
-            ? g_ptr_array_index (locald_report_get_problems (report), 0) : NULL;
-          printf ("Broker: not reachable%s%s\n", p != NULL ? ": " : "", p != NULL ? locald_problem_get_summary (p) : "");
+                                 ? g_ptr_array_index (locald_report_get_problems (report), 0)
+                                 : NULL;
+          printf ("Broker: not reachable%s%s\n", p != NULL ? ": " : "",
+                  p != NULL ? locald_problem_get_summary (p) : "");
         }
       printf ("Ready: %s\n", cap != NULL ? "yes" : "no (run 'localdctl doctor')");
     }

@@ -28,11 +28,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 static void
 run (Run *r, const char *bus, const char *const *args)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                                                       | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (bus != NULL)
     g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", bus, TRUE);
@@ -54,7 +54,7 @@ run (Run *r, const char *bus, const char *const *args)
 static void
 assert_usage (const char *const *args)
 {
-  g_auto(Run) r = { 0 };
+  g_auto (Run) r = { 0 };
 
   run (&r, NO_BUS, args);
   g_assert_cmpint (r.status, ==, 2);
@@ -65,39 +65,39 @@ assert_usage (const char *const *args)
 static void
 test_usage (void)
 {
-  assert_usage ((const char *const[]) { NULL });
-  assert_usage ((const char *const[]) { "frobnicate", NULL });
-  assert_usage ((const char *const[]) { "--no-such-option", "doctor", NULL });
-  assert_usage ((const char *const[]) { "kill", NULL });
-  assert_usage ((const char *const[]) { "kill", "a", "b", NULL });
-  assert_usage ((const char *const[]) { "kill", "", NULL });
-  assert_usage ((const char *const[]) { "cleanup", NULL });
-  assert_usage ((const char *const[]) { "doctor", "extra", NULL });
-  assert_usage ((const char *const[]) { "setup", "extra", NULL });
-  assert_usage ((const char *const[]) { "status", "extra", NULL });
-  assert_usage ((const char *const[]) { "bind", NULL });
-  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "80", NULL });
-  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "80", "--", NULL });
-  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "http", "--", "true", NULL });
-  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "0", "--", "true", NULL });
-  assert_usage ((const char *const[]) { "bind", "127.0.0.1", "65536", "--", "true", NULL });
-  assert_usage ((const char *const[]) { "hosts", NULL });
-  assert_usage ((const char *const[]) { "hosts", "sync", NULL });
-  assert_usage ((const char *const[]) { "hosts", "list", "extra", NULL });
-  assert_usage ((const char *const[]) { "hosts", "clear", "extra", NULL });
-  assert_usage ((const char *const[]) { "hosts", "frobnicate", NULL });
+  assert_usage ((const char *const[]){ NULL });
+  assert_usage ((const char *const[]){ "frobnicate", NULL });
+  assert_usage ((const char *const[]){ "--no-such-option", "doctor", NULL });
+  assert_usage ((const char *const[]){ "kill", NULL });
+  assert_usage ((const char *const[]){ "kill", "a", "b", NULL });
+  assert_usage ((const char *const[]){ "kill", "", NULL });
+  assert_usage ((const char *const[]){ "cleanup", NULL });
+  assert_usage ((const char *const[]){ "doctor", "extra", NULL });
+  assert_usage ((const char *const[]){ "setup", "extra", NULL });
+  assert_usage ((const char *const[]){ "status", "extra", NULL });
+  assert_usage ((const char *const[]){ "bind", NULL });
+  assert_usage ((const char *const[]){ "bind", "127.0.0.1", "80", NULL });
+  assert_usage ((const char *const[]){ "bind", "127.0.0.1", "80", "--", NULL });
+  assert_usage ((const char *const[]){ "bind", "127.0.0.1", "http", "--", "true", NULL });
+  assert_usage ((const char *const[]){ "bind", "127.0.0.1", "0", "--", "true", NULL });
+  assert_usage ((const char *const[]){ "bind", "127.0.0.1", "65536", "--", "true", NULL });
+  assert_usage ((const char *const[]){ "hosts", NULL });
+  assert_usage ((const char *const[]){ "hosts", "sync", NULL });
+  assert_usage ((const char *const[]){ "hosts", "list", "extra", NULL });
+  assert_usage ((const char *const[]){ "hosts", "clear", "extra", NULL });
+  assert_usage ((const char *const[]){ "hosts", "frobnicate", NULL });
 }
 
 static void
 test_version_help (void)
 {
-  g_auto(Run) v = { 0 };
-  g_auto(Run) h = { 0 };
+  g_auto (Run) v = { 0 };
+  g_auto (Run) h = { 0 };
 
-  run (&v, NO_BUS, (const char *const[]) { "--version", NULL });
+  run (&v, NO_BUS, (const char *const[]){ "--version", NULL });
   g_assert_cmpint (v.status, ==, 0);
   g_assert_true (g_str_has_prefix (v.out, "localdctl " PACKAGE_VERSION));
-  run (&h, NO_BUS, (const char *const[]) { "--help", NULL });
+  run (&h, NO_BUS, (const char *const[]){ "--help", NULL });
   g_assert_cmpint (h.status, ==, 0);
   g_assert_nonnull (strstr (h.out, "doctor"));
 }
@@ -105,8 +105,8 @@ test_version_help (void)
 static void
 check_doctor_json (const char *bus, const char *stage)
 {
-  g_auto(Run) r = { 0 };
-  run (&r, bus, (const char *const[]) { "doctor", "--json", NULL });
+  g_auto (Run) r = { 0 };
+  run (&r, bus, (const char *const[]){ "doctor", "--json", NULL });
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.out, "\"ready\" : false"));
   g_assert_nonnull (strstr (r.out, "\"id\" : \"broker.installed\""));
@@ -118,26 +118,26 @@ static void
 check_commands (const char *bus)
 {
   const char *const *cmds[] = {
-    (const char *const[]) { "setup", NULL },
-    (const char *const[]) { "--no-ask-password", "setup", NULL },
-    (const char *const[]) { "kill", "svc/web", NULL },
-    (const char *const[]) { "cleanup", "/home/u/.locald/x", NULL },
-    (const char *const[]) { "--json", "kill", "svc/web", NULL },
-    (const char *const[]) { "bind", "127.0.0.1", "80", "--", "true", NULL },
-    (const char *const[]) { "hosts", "sync", "web.localhost", NULL },
-    (const char *const[]) { "hosts", "clear", NULL },
+    (const char *const[]){ "setup", NULL },
+    (const char *const[]){ "--no-ask-password", "setup", NULL },
+    (const char *const[]){ "kill", "svc/web", NULL },
+    (const char *const[]){ "cleanup", "/home/u/.locald/x", NULL },
+    (const char *const[]){ "--json", "kill", "svc/web", NULL },
+    (const char *const[]){ "bind", "127.0.0.1", "80", "--", "true", NULL },
+    (const char *const[]){ "hosts", "sync", "web.localhost", NULL },
+    (const char *const[]){ "hosts", "clear", NULL },
   };
-  g_auto(Run) d = { 0 };
-  g_auto(Run) s = { 0 };
+  g_auto (Run) d = { 0 };
+  g_auto (Run) s = { 0 };
 
-  run (&d, bus, (const char *const[]) { "doctor", NULL });
+  run (&d, bus, (const char *const[]){ "doctor", NULL });
   g_assert_cmpint (d.status, ==, 1);
   g_assert_true (g_str_has_prefix (d.out, "Not ready: 1 critical problem"));
   g_assert_nonnull (strstr (d.out, "broker.installed"));
 
   for (size_t i = 0; i < G_N_ELEMENTS (cmds); i++)
     {
-      g_auto(Run) r = { 0 };
+      g_auto (Run) r = { 0 };
       run (&r, bus, cmds[i]);
       /* 4: the broker is not ready, and the report says why. */
       g_assert_cmpint (r.status, ==, 4);
@@ -145,7 +145,7 @@ check_commands (const char *bus)
     }
 
   /* No broker answers, so the installation cannot be consistent. */
-  run (&s, bus, (const char *const[]) { "status", "--json", NULL });
+  run (&s, bus, (const char *const[]){ "status", "--json", NULL });
   g_assert_cmpint (s.status, ==, 1);
   g_assert_nonnull (strstr (s.out, "\"consistent\" : false"));
   g_assert_nonnull (strstr (s.out, "\"reachable\" : false"));
@@ -161,7 +161,7 @@ test_no_bus (void)
 static void
 test_bus_without_broker (void)
 {
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autoptr (GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   const char *address;
 
   g_test_dbus_up (bus);

@@ -16,7 +16,7 @@ problem (const char *id, const char *severity, const char *fix)
 static void
 add (LocaldReport *report, const char *id, const char *severity, const char *fix)
 {
-  g_autoptr(LocaldProblem) p = problem (id, severity, fix);
+  g_autoptr (LocaldProblem) p = problem (id, severity, fix);
   locald_report_add_problem (report, p);
 }
 
@@ -29,9 +29,9 @@ fix_key (GPtrArray *fixes, guint i)
 static void
 test_dedupe (void)
 {
-  g_autoptr(LocaldReport) report = locald_report_new ("direct", "no systemd", "enabled");
-  g_autoptr(GPtrArray) fixes = NULL;
-  const char * const *ids;
+  g_autoptr (LocaldReport) report = locald_report_new ("direct", "no systemd", "enabled");
+  g_autoptr (GPtrArray) fixes = NULL;
+  const char *const *ids;
 
   add (report, "cgroup.root_ready", "critical", "run_admin_setup");
   add (report, "cgroup.user_delegated", "critical", "run_admin_setup");
@@ -54,8 +54,8 @@ test_dedupe (void)
 static void
 test_priority (void)
 {
-  g_autoptr(LocaldReport) report = locald_report_new ("direct", "", "enabled");
-  g_autoptr(GPtrArray) fixes = NULL;
+  g_autoptr (LocaldReport) report = locald_report_new ("direct", "", "enabled");
+  g_autoptr (GPtrArray) fixes = NULL;
 
   /* Added in the reverse of the expected order. */
   add (report, "custom.thing", "warning", "zzz_custom");
@@ -82,8 +82,8 @@ test_priority (void)
 static void
 test_severity_order_beats_fix_order (void)
 {
-  g_autoptr(LocaldReport) report = locald_report_new ("systemd", "", "enabled");
-  g_autoptr(GPtrArray) fixes = NULL;
+  g_autoptr (LocaldReport) report = locald_report_new ("systemd", "", "enabled");
+  g_autoptr (GPtrArray) fixes = NULL;
 
   add (report, "host.note", "info", "unsupported_environment");
   add (report, "cgroup.root_ready", "critical", "run_admin_setup");
@@ -96,8 +96,8 @@ test_severity_order_beats_fix_order (void)
 static void
 test_clean_report (void)
 {
-  g_autoptr(LocaldReport) report = locald_report_new ("direct", "", "enabled");
-  g_autoptr(GPtrArray) fixes = locald_report_get_fixes (report);
+  g_autoptr (LocaldReport) report = locald_report_new ("direct", "", "enabled");
+  g_autoptr (GPtrArray) fixes = locald_report_get_fixes (report);
 
   add (report, "cgroup.kill", "info", "");
   g_assert_false (locald_report_has_critical (report));
@@ -109,10 +109,14 @@ test_clean_report (void)
 static LocaldReport *
 golden_report (void)
 {
-  LocaldReport *report = locald_report_new ("direct", "cgroup2 mounted at /sys/fs/cgroup/unified; PID 1 is not systemd", "enabled");
-  g_autoptr(LocaldProblem) a = locald_problem_new ("cgroup.root_ready", "critical", "The locald cgroup root does not exist.", "run_admin_setup");
-  g_autoptr(LocaldProblem) b = locald_problem_new ("cgroup.user_delegated", "critical", "Your delegated cgroup subtree does not exist.", "run_admin_setup");
-  g_autoptr(LocaldProblem) c = locald_problem_new ("cgroup.kill", "info", "cgroup.kill is available.", "");
+  LocaldReport *report = locald_report_new (
+      "direct", "cgroup2 mounted at /sys/fs/cgroup/unified; PID 1 is not systemd", "enabled");
+  g_autoptr (LocaldProblem) a = locald_problem_new (
+      "cgroup.root_ready", "critical", "The locald cgroup root does not exist.", "run_admin_setup");
+  g_autoptr (LocaldProblem) b
+      = locald_problem_new ("cgroup.user_delegated", "critical",
+                            "Your delegated cgroup subtree does not exist.", "run_admin_setup");
+  g_autoptr (LocaldProblem) c = locald_problem_new ("cgroup.kill", "info", "cgroup.kill is available.", "");
 
   locald_problem_add_evidence (a, "path", "/sys/fs/cgroup/unified/locald");
   locald_problem_add_evidence (a, "exists", "false");
@@ -129,8 +133,8 @@ golden_report (void)
 static void
 test_json_golden (void)
 {
-  g_autoptr(LocaldReport) report = golden_report ();
-  g_autoptr(JsonNode) node = localdctl_report_to_json (report);
+  g_autoptr (LocaldReport) report = golden_report ();
+  g_autoptr (JsonNode) node = localdctl_report_to_json (report);
   g_autofree char *text = localdctl_json_to_string (node);
   g_autofree char *actual = g_strconcat (text, "\n", NULL);
   /* make check exports top_srcdir; a manual run can set G_TEST_SRCDIR. */
@@ -138,7 +142,7 @@ test_json_golden (void)
   g_autofree char *path = top != NULL ? g_build_filename (top, "tests", "client", "doctor.golden.json", NULL)
                                       : g_test_build_filename (G_TEST_DIST, "doctor.golden.json", NULL);
   g_autofree char *expected = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (g_getenv ("LOCALD_UPDATE_GOLDEN") != NULL)
     g_assert_true (g_file_set_contents (path, actual, -1, NULL));
@@ -150,8 +154,8 @@ test_json_golden (void)
 static void
 test_human_render (void)
 {
-  g_autoptr(LocaldReport) report = golden_report ();
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr (LocaldReport) report = golden_report ();
+  g_autoptr (GString) out = g_string_new (NULL);
   const char *problems, *fixes;
 
   localdctl_render_report (out, report, FALSE);
@@ -174,10 +178,11 @@ test_human_render (void)
 static void
 test_error_names (void)
 {
-  g_autoptr(GError) denied = g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_ACCESS_DENIED,
-                                                  "GDBus.Error:org.freedesktop.DBus.Error.AccessDenied: no");
-  g_autoptr(GError) unsafe = g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_UNSAFE_PATH, "not beneath .locald");
-  g_autoptr(GError) other = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "x");
+  g_autoptr (GError) denied = g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_ACCESS_DENIED,
+                                                   "GDBus.Error:org.freedesktop.DBus.Error.AccessDenied: no");
+  g_autoptr (GError) unsafe
+      = g_error_new_literal (LOCALD_ERROR, LOCALD_ERROR_UNSAFE_PATH, "not beneath .locald");
+  g_autoptr (GError) other = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "x");
   g_autofree char *remote = g_dbus_error_get_remote_error (denied);
   g_autofree char *message = localdctl_error_message (denied);
 
@@ -192,9 +197,9 @@ test_error_names (void)
 static void
 test_acquire_no_bus (void)
 {
-  g_autoptr(LocaldReport) report = NULL;
-  g_autoptr(LocaldPrivileged) cap = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldReport) report = NULL;
+  g_autoptr (LocaldPrivileged) cap = NULL;
+  g_autoptr (GError) error = NULL;
   LocaldProblem *p;
 
   cap = locald_privileged_acquire (LOCALD_ACQUIRE_FLAGS_NO_INTERACTIVE_AUTHORIZATION, NULL, &report, &error);
@@ -221,9 +226,9 @@ async_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_unacquired_not_ready (void)
 {
-  g_autoptr(LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
   g_autofree char *cgroup = NULL;
   guint killed = 42;
   guint64 removed = 42;
@@ -253,8 +258,8 @@ test_unacquired_not_ready (void)
 static void
 test_invalid_utf8 (void)
 {
-  g_autoptr(LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (LocaldPrivileged) cap = g_object_new (LOCALD_TYPE_PRIVILEGED, NULL);
+  g_autoptr (GError) error = NULL;
 
   g_assert_false (locald_privileged_kill_cgroup (cap, "svc/\xff", NULL, NULL, &error));
   g_assert_error (error, LOCALD_ERROR, LOCALD_ERROR_INVALID_ARGS);

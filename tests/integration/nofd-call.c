@@ -29,8 +29,8 @@ main (int argc, char **argv)
       fprintf (stderr, "nofd-call: cannot connect: %d\n", r);
       return 2;
     }
-  r = sd_bus_call_method (bus, "dev.locald.Broker1", "/dev/locald/Broker1", "dev.locald.Broker1", "BindPort", &error,
-                          &reply, "sq", argv[1], (uint16_t) atoi (argv[2]));
+  r = sd_bus_call_method (bus, "dev.locald.Broker1", "/dev/locald/Broker1", "dev.locald.Broker1", "BindPort",
+                          &error, &reply, "sq", argv[1], (uint16_t) atoi (argv[2]));
   if (r >= 0)
     printf ("ok\n");
   else if (sd_bus_error_has_name (&error, SD_BUS_ERROR_NO_REPLY) || r == -ETIMEDOUT)

@@ -19,7 +19,8 @@
 static void
 test_error_names (void)
 {
-  static const struct {
+  static const struct
+  {
     BrokerErrorCode code;
     const char *name;
   } expected[] = {
@@ -50,7 +51,8 @@ test_error_names (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
     g_assert_cmpstr (broker_error_code_to_dbus_name (expected[i].code), ==, expected[i].name);
-  g_assert_cmpstr (broker_error_code_to_dbus_name ((BrokerErrorCode) 9999), ==, "dev.locald.Broker1.Error.Failed");
+  g_assert_cmpstr (broker_error_code_to_dbus_name ((BrokerErrorCode) 9999), ==,
+                   "dev.locald.Broker1.Error.Failed");
 }
 
 /* What sd-bus accepts in a string (its utf8_is_valid()), written out
@@ -75,7 +77,8 @@ bus_accepts (const char *text)
 static void
 test_bus_text (void)
 {
-  static const struct {
+  static const struct
+  {
     const char *in;
     const char *out;
   } cases[] = {
@@ -226,7 +229,8 @@ test_options_config_file (void)
       return;
     }
 
-  g_autofree char *good = write_config ("[Broker]\nIdleTimeout=5\nCgroupRoot=from-file\nKillTimeout=250\n", 0644);
+  g_autofree char *good
+      = write_config ("[Broker]\nIdleTimeout=5\nCgroupRoot=from-file\nKillTimeout=250\n", 0644);
   g_autofree char *good_arg = g_strdup_printf ("--config=%s", good);
   {
     g_auto (BrokerOptions) options = { 0 };

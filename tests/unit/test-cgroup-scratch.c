@@ -122,7 +122,8 @@ scratch_spawn_sleep (const char *cgroup_dir, uid_t uid)
           _exit (127);
         }
       close (fd);
-      if (uid != 0 && (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0))
+      if (uid != 0
+          && (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 || setresuid (uid, uid, uid) < 0))
         {
           (void) !write (pipefd[1], "u", 1);
           _exit (127);

@@ -38,20 +38,20 @@ static GPid mock_pid;
 /* The bus allows everything: acceptable ONLY for this throwaway test bus
  * that carries nothing but the test and the mock. The real broker is tested
  * with its real policy file (tests/integration). */
-static const char bus_config[] =
-  "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-  " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-  "<busconfig>\n"
-  "  <type>system</type>\n"
-  "  <listen>unix:path=%s/bus</listen>\n"
-  "  <auth>EXTERNAL</auth>\n"
-  "  <policy context=\"default\">\n"
-  "    <allow user=\"*\"/>\n"
-  "    <allow own=\"*\"/>\n"
-  "    <allow send_destination=\"*\"/>\n"
-  "    <allow receive_sender=\"*\"/>\n"
-  "  </policy>\n"
-  "</busconfig>\n";
+static const char bus_config[]
+    = "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig>\n"
+      "  <type>system</type>\n"
+      "  <listen>unix:path=%s/bus</listen>\n"
+      "  <auth>EXTERNAL</auth>\n"
+      "  <policy context=\"default\">\n"
+      "    <allow user=\"*\"/>\n"
+      "    <allow own=\"*\"/>\n"
+      "    <allow send_destination=\"*\"/>\n"
+      "    <allow receive_sender=\"*\"/>\n"
+      "  </policy>\n"
+      "</busconfig>\n";
 
 static gboolean
 wait_for_file (const char *path, guint timeout_ms)
@@ -79,8 +79,8 @@ find_python_with_gi (void)
 
       if (candidates[i] == NULL)
         continue;
-      if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                        NULL, NULL, &status, NULL)
+      if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                        NULL, NULL, NULL, &status, NULL)
           && g_spawn_check_wait_status (status, NULL))
         return candidates[i];
     }
@@ -124,18 +124,20 @@ start_bus_and_mock (void)
 
   g_assert_true (g_file_set_contents (config_path, config, -1, &error));
   g_assert_no_error (error);
-  g_assert_true (g_spawn_async (NULL, (char **) bus_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                NULL, &bus_pid, &error));
+  g_assert_true (g_spawn_async (NULL, (char **) bus_argv, NULL,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &bus_pid,
+                                &error));
   g_assert_no_error (error);
   g_assert_true (wait_for_file (socket_path, 5000));
   g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
 
   {
-    const char *mock_argv[] = { python, SYSTEMD_MOCK, "--record", record_path, "--ready", ready_path,
-                                "--cgroup-mount", cgroup_mount, "--cgroup-base", scratch_name,
-                                "--fail-unit", fail_unit, NULL };
-    g_assert_true (g_spawn_async (NULL, (char **) mock_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                                  NULL, NULL, &mock_pid, &error));
+    const char *mock_argv[] = { python,        SYSTEMD_MOCK,     "--record",   record_path,     "--ready",
+                                ready_path,    "--cgroup-mount", cgroup_mount, "--cgroup-base", scratch_name,
+                                "--fail-unit", fail_unit,        NULL };
+    g_assert_true (g_spawn_async (NULL, (char **) mock_argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &mock_pid,
+                                  &error));
     g_assert_no_error (error);
   }
   g_assert_true (wait_for_file (ready_path, 10000));
@@ -173,7 +175,8 @@ last_start_call (GPtrArray *calls)
   for (guint i = calls->len; i-- > 0;)
     {
       const char *method = NULL;
-      if (g_variant_lookup (calls->pdata[i], "method", "&s", &method) && g_str_equal (method, "StartTransientUnit"))
+      if (g_variant_lookup (calls->pdata[i], "method", "&s", &method)
+          && g_str_equal (method, "StartTransientUnit"))
         return calls->pdata[i];
     }
   g_assert_not_reached ();
@@ -255,8 +258,8 @@ test_setup_creates_delegated_scope (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *path = NULL;
   g_autofree char *again = NULL;
-  g_autofree char *expected = g_strdup_printf ("/%s/locald.slice/locald-user-%u.scope", scratch_name,
-                                               (unsigned) TEST_UID);
+  g_autofree char *expected
+      = g_strdup_printf ("/%s/locald.slice/locald-user-%u.scope", scratch_name, (unsigned) TEST_UID);
   g_autofree char *dir = NULL;
   g_autofree char *procs = NULL;
   g_autofree char *comm = NULL;

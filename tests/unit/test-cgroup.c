@@ -109,12 +109,13 @@ test_mountinfo_escapes (void)
   g_autofree char *mount = NULL;
   /* The first line mentions cgroup2 only in the mount point and a field
    * before the separator: only the file system type after " - " counts. */
-  g_autofree char *fixture = write_fixture (
-      "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
-      "30 23 0:27 / /cgroup2 rw shared:cgroup2 - tmpfs cgroup2 rw\n"
-      "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:9 - tmpfs tmpfs rw,mode=755\n"
-      "41 31 0:38 / /mnt/with\\040space\\011tab\\134back rw,relatime shared:10 master:2 - cgroup2 cgroup2 rw\n"
-      "42 31 0:39 / /second rw - cgroup2 cgroup2 rw\n");
+  g_autofree char *fixture
+      = write_fixture ("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+                       "30 23 0:27 / /cgroup2 rw shared:cgroup2 - tmpfs cgroup2 rw\n"
+                       "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:9 - tmpfs tmpfs rw,mode=755\n"
+                       "41 31 0:38 / /mnt/with\\040space\\011tab\\134back rw,relatime shared:10 master:2 - "
+                       "cgroup2 cgroup2 rw\n"
+                       "42 31 0:39 / /second rw - cgroup2 cgroup2 rw\n");
 
   g_assert_true (cgroup_find_v2_mount (fixture, &mount, &error));
   g_assert_no_error (error);
@@ -127,10 +128,10 @@ test_mountinfo_absent (void)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *mount = NULL;
-  g_autofree char *fixture = write_fixture (
-      "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
-      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-      "garbage line\n\n");
+  g_autofree char *fixture
+      = write_fixture ("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+                       "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+                       "garbage line\n\n");
 
   g_assert_false (cgroup_find_v2_mount (fixture, &mount, &error));
   g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSUPPORTED);
@@ -163,8 +164,27 @@ test_validate_relative (void)
   g_autofree char *too_long = NULL;
   g_autoptr (GString) path = g_string_new (NULL);
   const char *bad[] = {
-    "", "/abs", "/", "..", ".", "a/../b", "a/./b", "../user-0", "a//b", "a/", "...", ".keeper", "svc/.x", "\n", "a\nb", "a\tb", "a\x7f",
-    "cgroup.procs", "svc/cgroup.kill", "cgroup.", long_comp,
+    "",
+    "/abs",
+    "/",
+    "..",
+    ".",
+    "a/../b",
+    "a/./b",
+    "../user-0",
+    "a//b",
+    "a/",
+    "...",
+    ".keeper",
+    "svc/.x",
+    "\n",
+    "a\nb",
+    "a\tb",
+    "a\x7f",
+    "cgroup.procs",
+    "svc/cgroup.kill",
+    "cgroup.",
+    long_comp,
   };
   const char *good[] = { "svc", "svc/web", "a.b/c-d_e", "user-0", "x.cgroup", "svc/a.", max_comp };
 
@@ -535,7 +555,8 @@ test_kill_missing (void)
   guint32 killed = 99;
 
   {
-    gboolean ok = cgroup_direct_kill (&layout, TEST_UID, "nope/deeper", 1000, CGROUP_KILL_DEFAULT, &killed, &error);
+    gboolean ok
+        = cgroup_direct_kill (&layout, TEST_UID, "nope/deeper", 1000, CGROUP_KILL_DEFAULT, &killed, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }
@@ -544,7 +565,8 @@ test_kill_missing (void)
   /* no subtree for this uid at all */
   killed = 99;
   {
-    gboolean ok = cgroup_direct_kill (&layout, OTHER_UID + 1, "svc", 1000, CGROUP_KILL_DEFAULT, &killed, &error);
+    gboolean ok
+        = cgroup_direct_kill (&layout, OTHER_UID + 1, "svc", 1000, CGROUP_KILL_DEFAULT, &killed, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }
@@ -566,7 +588,8 @@ test_kill_refuses_hostile (void)
       g_autoptr (GError) error = NULL;
       guint32 killed = 99;
 
-      g_assert_false (cgroup_direct_kill (&layout, TEST_UID, invalid[i], 1000, CGROUP_KILL_DEFAULT, &killed, &error));
+      g_assert_false (
+          cgroup_direct_kill (&layout, TEST_UID, invalid[i], 1000, CGROUP_KILL_DEFAULT, &killed, &error));
       g_assert_error (error, BROKER_ERROR, BROKER_ERROR_INVALID_ARGS);
     }
   g_assert_true (g_file_test (other_svc, G_FILE_TEST_IS_DIR));
@@ -576,7 +599,8 @@ test_kill_refuses_hostile (void)
     g_autoptr (GError) error = NULL;
     guint32 killed = 99;
 
-    g_assert_false (cgroup_direct_kill (&layout, TEST_UID, "cpu.stat", 1000, CGROUP_KILL_DEFAULT, &killed, &error));
+    g_assert_false (
+        cgroup_direct_kill (&layout, TEST_UID, "cpu.stat", 1000, CGROUP_KILL_DEFAULT, &killed, &error));
     g_assert_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH);
   }
   g_assert_cmpint (g_rmdir (other_svc), ==, 0);
@@ -663,7 +687,8 @@ spawn_pipe_holder (const char *cgroup_dir, int pipe_w)
       buf = mmap (NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       reg.range.start = (unsigned long) buf;
       reg.range.len = page;
-      if (uffd < 0 || buf == MAP_FAILED || ioctl (uffd, UFFDIO_API, &api) < 0 || ioctl (uffd, UFFDIO_REGISTER, &reg) < 0)
+      if (uffd < 0 || buf == MAP_FAILED || ioctl (uffd, UFFDIO_API, &api) < 0
+          || ioctl (uffd, UFFDIO_REGISTER, &reg) < 0)
         _exit (11);
       (void) !write (pipe_w, buf, page); /* faults inside pipe_write, mutex held */
       _exit (12);

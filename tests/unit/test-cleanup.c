@@ -42,12 +42,13 @@
  * namespace, so a bind mount made by a test never reaches the host. */
 static gboolean have_private_mount_ns;
 
-typedef struct {
-  char *tmp;       /* mkdtemp directory, 0755 */
-  char *home;      /* <tmp>/home */
-  char *locald;    /* <tmp>/home/.locald, owned by caller */
-  char *sentinel;  /* <tmp>/sentinel, a directory with files that must survive */
-  char *link_src;  /* <tmp>/link-source, a root-owned file to hard-link from */
+typedef struct
+{
+  char *tmp;      /* mkdtemp directory, 0755 */
+  char *home;     /* <tmp>/home */
+  char *locald;   /* <tmp>/home/.locald, owned by caller */
+  char *sentinel; /* <tmp>/sentinel, a directory with files that must survive */
+  char *link_src; /* <tmp>/link-source, a root-owned file to hard-link from */
   uid_t caller;
   GPtrArray *mounts; /* mount points to detach in teardown */
 } Fixture;
@@ -101,7 +102,7 @@ make_dir (const char *path, uid_t uid)
 static void
 make_file (const char *path, uid_t uid)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (g_file_set_contents (path, "data\n", -1, &error));
   g_assert_no_error (error);
@@ -157,7 +158,7 @@ exists (const char *path)
 static guint
 count_fds (void)
 {
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
   guint n = 0;
 
   g_assert_nonnull (dir);
@@ -173,7 +174,7 @@ static void
 snapshot_into (const char *root, const char *rel, GPtrArray *out)
 {
   g_autofree char *path = *rel ? path_join (root, rel) : g_strdup (root);
-  g_autoptr(GDir) dir = NULL;
+  g_autoptr (GDir) dir = NULL;
   const char *name;
   struct stat st;
 
@@ -184,7 +185,8 @@ snapshot_into (const char *root, const char *rel, GPtrArray *out)
       g_ptr_array_add (out, g_strdup_printf ("%s l %u -> %s", rel, (unsigned) st.st_uid, target));
       return;
     }
-  g_ptr_array_add (out, g_strdup_printf ("%s %o %u", rel, (unsigned) (st.st_mode & S_IFMT), (unsigned) st.st_uid));
+  g_ptr_array_add (out,
+                   g_strdup_printf ("%s %o %u", rel, (unsigned) (st.st_mode & S_IFMT), (unsigned) st.st_uid));
   if (!S_ISDIR (st.st_mode))
     return;
   dir = g_dir_open (path, 0, NULL);
@@ -206,7 +208,7 @@ compare_strings (gconstpointer a, gconstpointer b)
 static char *
 snapshot (const char *root)
 {
-  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
   snapshot_into (root, "", lines);
   g_ptr_array_sort (lines, compare_strings);
@@ -234,8 +236,8 @@ run_cleanup (const char *path, uid_t caller, guint64 *ret_removed, GError **erro
 /* The same through cleanup_remove_beneath_locald_for() with the groups
  * given, as the daemon calls it with the groups the bus reports. */
 static gboolean
-run_cleanup_for (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, guint64 *ret_removed,
-                 GError **error)
+run_cleanup_for (
+    const char *path, uid_t caller, const gid_t *gids, gsize n_gids, guint64 *ret_removed, GError **error)
 {
   guint before = count_fds ();
   guint64 removed = G_MAXUINT64;
@@ -294,15 +296,15 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   const char *argv[] = { "rm", "-rf", "--one-file-system", f->tmp, NULL };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   int status = 0;
 
   for (guint i = f->mounts->len; i > 0; i--)
     umount2 (f->mounts->pdata[i - 1], MNT_DETACH);
   g_ptr_array_unref (f->mounts);
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
-                               &error));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                               &status, &error));
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_false (exists (f->tmp));
@@ -373,14 +375,14 @@ test_validate_accepts (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_test_message ("valid: %.60s", good[i]);
       g_assert_true (cleanup_validate_path (good[i], &error));
       g_assert_no_error (error);
     }
 
   {
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
     g_autofree char *comp = g_strnfill (NAME_MAX, 'n');
     name_max = g_strconcat ("/h/.locald/", comp, NULL);
     g_assert_true (cleanup_validate_path (name_max, &error));
@@ -395,7 +397,8 @@ test_validate_rejects (void)
   g_autofree char *way_too_long = long_path (3 * PATH_MAX);
   g_autofree char *comp = g_strnfill (NAME_MAX + 1, 'n');
   g_autofree char *long_comp = g_strconcat ("/h/.locald/", comp, NULL);
-  const struct {
+  const struct
+  {
     const char *path;
     const char *why;
   } bad[] = {
@@ -428,7 +431,7 @@ test_validate_rejects (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
 
       g_test_message ("invalid #%" G_GSIZE_FORMAT ": expecting \"%s\"", i, bad[i].why);
       g_assert_false (cleanup_validate_path (bad[i].path, &error));
@@ -453,7 +456,7 @@ test_hostile_paths_change_nothing (Fixture *f, gconstpointer data)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *too_long = NULL;
-  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
   make_dir (x, 0);
   {
@@ -466,15 +469,15 @@ test_hostile_paths_change_nothing (Fixture *f, gconstpointer data)
     make_file (vf, f->caller);
   }
 
-  g_ptr_array_add (paths, g_strdup (f->locald + 1));                       /* relative */
-  g_ptr_array_add (paths, g_strconcat (f->locald, "/../victim", NULL));    /* .. escape */
+  g_ptr_array_add (paths, g_strdup (f->locald + 1));                    /* relative */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/../victim", NULL)); /* .. escape */
   g_ptr_array_add (paths, g_strconcat (f->locald, "/x/../../victim", NULL));
-  g_ptr_array_add (paths, g_strconcat (f->home, "/./.locald/x", NULL));    /* . */
-  g_ptr_array_add (paths, g_strconcat (f->home, "//.locald/x", NULL));     /* // */
-  g_ptr_array_add (paths, g_strconcat (f->locald, "/x/", NULL));           /* trailing / */
-  g_ptr_array_add (paths, g_strdup (victim));                              /* no .locald */
-  g_ptr_array_add (paths, g_strdup (f->locald));                           /* .locald itself */
-  g_ptr_array_add (paths, g_strconcat (f->locald, "/x\n", NULL));          /* control char */
+  g_ptr_array_add (paths, g_strconcat (f->home, "/./.locald/x", NULL)); /* . */
+  g_ptr_array_add (paths, g_strconcat (f->home, "//.locald/x", NULL));  /* // */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/x/", NULL));        /* trailing / */
+  g_ptr_array_add (paths, g_strdup (victim));                           /* no .locald */
+  g_ptr_array_add (paths, g_strdup (f->locald));                        /* .locald itself */
+  g_ptr_array_add (paths, g_strconcat (f->locald, "/x\n", NULL));       /* control char */
   too_long = g_strconcat (f->locald, "/x", NULL);
   while (strlen (too_long) < PATH_MAX)
     {
@@ -482,12 +485,12 @@ test_hostile_paths_change_nothing (Fixture *f, gconstpointer data)
       g_free (too_long);
       too_long = longer;
     }
-  g_ptr_array_add (paths, g_steal_pointer (&too_long));                    /* > PATH_MAX */
+  g_ptr_array_add (paths, g_steal_pointer (&too_long)); /* > PATH_MAX */
 
   before = snapshot (f->tmp);
   for (guint i = 0; i < paths->len; i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       guint64 removed = 1;
 
       g_test_message ("hostile #%u", i);
@@ -506,7 +509,7 @@ test_happy_path (Fixture *f, gconstpointer data)
   g_autofree char *sibling_file = path_join (f->locald, "sibling");
   g_autofree char *sibling_dir = path_join (f->locald, "x-sibling");
   g_autofree char *outside = path_join (f->tmp, "outside-file");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 0, expected = 0;
   const char *dirs[] = { "x", "x/a", "x/a/b", "x/a/b/c", "x/empty", "x/d" };
   const char *files[] = { "x/f1", "x/a/f2", "x/a/b/f3", "x/a/b/c/f4", "x/d/f5", "x/.hidden" };
@@ -582,7 +585,7 @@ test_not_owner (Fixture *f, gconstpointer data)
   g_autofree char *xf = path_join (f->locald, "x/f");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 1;
   uid_t stranger = is_root () ? OTHER_UID : getuid () + 1;
 
@@ -615,7 +618,7 @@ test_locald_not_a_directory (Fixture *f, gconstpointer data)
   g_autofree char *x = path_join (f->locald, "x");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 1;
 
   /* .locald is a symlink to a directory the caller owns: refused all the
@@ -648,7 +651,7 @@ test_symlink_inside_tree (Fixture *f, gconstpointer data)
   g_autofree char *link1 = path_join (f->locald, "x/to-sentinel");
   g_autofree char *link2 = path_join (f->locald, "x/d/to-sentinel-sub");
   g_autofree char *sentinel_sub = path_join (f->sentinel, "sub");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 0;
 
   make_dir (x, f->caller);
@@ -683,7 +686,7 @@ test_symlink_in_middle_refused (Fixture *f, gconstpointer data)
   const char *targets[] = { through, through_file, through_top };
   for (gsize i = 0; i < G_N_ELEMENTS (targets); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       guint64 removed = 1;
 
       g_assert_false (run_cleanup (targets[i], f->caller, &removed, &error));
@@ -704,7 +707,7 @@ test_prefix_user_symlink_refused (Fixture *f, gconstpointer data)
   g_autofree char *via_link = g_strconcat (link, "/.locald/x", NULL);
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 1;
 
   make_dir (x, f->caller);
@@ -743,7 +746,7 @@ test_prefix_root_symlink_followed (Fixture *f, gconstpointer data)
   const char *links[] = { abs_link, rel_link };
   for (gsize i = 0; i < G_N_ELEMENTS (links); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_autofree char *via = g_strconcat (links[i], "/.locald/x", NULL);
 
       make_dir (x, 0);
@@ -758,7 +761,7 @@ test_prefix_root_symlink_followed (Fixture *f, gconstpointer data)
   /* A root-owned link whose target goes through a user-owned link: only
    * the one trusted hop is followed. */
   {
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
     g_autofree char *via = g_strconcat (chain_link, "/.locald/x", NULL);
 
     make_symlink (f->home, user_link, f->caller);
@@ -772,7 +775,8 @@ test_prefix_root_symlink_followed (Fixture *f, gconstpointer data)
 
 /* ---- the race: a hostile caller swapping directories for symlinks ---- */
 
-typedef struct {
+typedef struct
+{
   const char *from;
   const char *to;
   unsigned int flags; /* renameat2() flags, e.g. RENAME_EXCHANGE */
@@ -903,7 +907,7 @@ test_race_symlink_swap (Fixture *f, gconstpointer data)
 
   for (guint round = 0; round < rounds; round++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       guint64 removed = 0;
       gboolean ok;
       pid_t pid;
@@ -946,7 +950,7 @@ test_race_reopen_parent (Fixture *f, gconstpointer data)
   g_autofree char *x = path_join (f->locald, "x");
   g_autofree char *keep = path_join (f->locald, "keep");
   g_autofree char *moved = path_join (keep, "c4");
-  g_autoptr(GString) c4 = g_string_new (x);
+  g_autoptr (GString) c4 = g_string_new (x);
   guint rounds = 40, refused = 0;
 
   if (!require_root ())
@@ -968,7 +972,7 @@ test_race_reopen_parent (Fixture *f, gconstpointer data)
 
   for (guint round = 0; round < rounds; round++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       guint64 removed = 0;
       gboolean ok;
       pid_t pid;
@@ -1055,7 +1059,7 @@ test_bind_mount_not_crossed (Fixture *f, gconstpointer data)
   g_autofree char *file_mnt = path_join (f->locald, "x/file-mnt");
   g_autofree char *sentinel_file = path_join (f->sentinel, "keep-1");
   g_autofree char *z = path_join (f->locald, "x/z");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 0;
 
   if (!require_mount_ns ())
@@ -1127,7 +1131,7 @@ static void
 test_many_entries (Fixture *f, gconstpointer data)
 {
   g_autofree char *x = path_join (f->locald, "x");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   struct rlimit saved;
   guint64 removed = 0, expected = 1;
   gint64 start;
@@ -1176,7 +1180,7 @@ static void
 test_deep_tree (Fixture *f, gconstpointer data)
 {
   g_autofree char *x = path_join (f->locald, "x");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   struct rlimit saved;
   guint64 removed = 0, expected = 1;
   int fd;
@@ -1231,7 +1235,7 @@ test_missing (Fixture *f, gconstpointer data)
   g_autofree char *under_file = path_join (f->locald, "file/sub");
   g_autofree char *no_locald = g_strconcat (f->tmp, "/elsewhere/.locald/x", NULL);
   g_autofree char *no_prefix = g_strconcat (f->tmp, "/no/such/home/.locald/x", NULL);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 1;
 
   make_file (file, f->caller);
@@ -1275,7 +1279,7 @@ unreachable_message (const char *path)
 static void
 assert_unreachable (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, gboolean use_wrapper)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *expected = unreachable_message (path);
   guint64 removed = 1;
   gboolean ok;
@@ -1293,10 +1297,15 @@ assert_unreachable (const char *path, uid_t caller, const gid_t *gids, gsize n_g
 
 /* The precise error the walk gives where the caller may look. */
 static void
-assert_precise (const char *path, uid_t caller, const gid_t *gids, gsize n_gids, gboolean use_wrapper, int code,
+assert_precise (const char *path,
+                uid_t caller,
+                const gid_t *gids,
+                gsize n_gids,
+                gboolean use_wrapper,
+                int code,
                 const char *needle)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *uniform = unreachable_message (path);
   guint64 removed = 1;
   gboolean ok;
@@ -1350,7 +1359,8 @@ test_no_oracle (Fixture *f, gconstpointer data)
   const gid_t own_only[] = { TEST_UID };
   const gid_t with_secret[] = { TEST_UID, 100, SECRET_GID };
   const gid_t secret_primary[] = { SECRET_GID };
-  const char *all[] = { p_locald, p_locald_deep, p_file, p_dir, p_dir_sub, p_missing, p_via_dir, p_via_missing };
+  const char *all[]
+      = { p_locald, p_locald_deep, p_file, p_dir, p_dir_sub, p_missing, p_via_dir, p_via_missing };
 
   if (!require_root ())
     return;
@@ -1406,13 +1416,14 @@ test_no_oracle (Fixture *f, gconstpointer data)
   assert_precise (p_file, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "is not a directory");
   assert_precise (p_missing, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "does not exist");
   assert_precise (p_dir_sub, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "does not exist");
-  assert_precise (p_via_missing, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND, "not an existing directory");
+  assert_precise (p_via_missing, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_FOUND,
+                  "not an existing directory");
   /* By group: supplementary or primary. */
   set_owner_mode (secret, OTHER_UID, SECRET_GID, 0710);
   assert_precise (p_locald, f->caller, with_secret, G_N_ELEMENTS (with_secret), FALSE, BROKER_ERROR_NOT_OWNER,
                   "owned by uid");
-  assert_precise (p_file, f->caller, secret_primary, G_N_ELEMENTS (secret_primary), FALSE, BROKER_ERROR_NOT_FOUND,
-                  "is not a directory");
+  assert_precise (p_file, f->caller, secret_primary, G_N_ELEMENTS (secret_primary), FALSE,
+                  BROKER_ERROR_NOT_FOUND, "is not a directory");
   /* By owner. */
   set_owner_mode (secret, f->caller, SECRET_GID, 0100);
   assert_precise (p_locald, f->caller, NULL, 0, FALSE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
@@ -1424,7 +1435,7 @@ test_no_oracle (Fixture *f, gconstpointer data)
    * the directory and through the root-owned link alike. */
   g_assert_no_errno (chmod (secret, 0711));
   {
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
     guint64 removed = 0;
 
     g_assert_true (run_cleanup_for (p_via_dir, f->caller, NULL, 0, &removed, &error));
@@ -1500,8 +1511,8 @@ remove_tree (const char *path)
   const char *argv[] = { "rm", "-rf", path, NULL };
   int status = 0;
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
-                               NULL));
+  g_assert_true (
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
   g_assert_true (g_spawn_check_wait_status (status, NULL));
 }
 
@@ -1551,7 +1562,8 @@ static void
 test_foreign_entries_stop_cleanup (Fixture *f, gconstpointer data)
 {
   g_autofree char *x = path_join (f->locald, "x");
-  const struct {
+  const struct
+  {
     const char *foreign;
     void (*make) (const char *path, uid_t uid);
   } cases[] = {
@@ -1567,7 +1579,7 @@ test_foreign_entries_stop_cleanup (Fixture *f, gconstpointer data)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_autofree char *before = NULL;
       g_autofree char *after = NULL;
       g_autofree char *foreign = path_join (f->locald, cases[i].foreign);
@@ -1614,7 +1626,7 @@ test_foreign_directory_on_the_way (Fixture *f, gconstpointer data)
   g_autofree char *leftover = path_join (f->locald, "theirs/sub/leftover");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 1;
 
   if (!require_root ())
@@ -1655,7 +1667,7 @@ test_sticky_shared_locald (Fixture *f, gconstpointer data)
   g_autofree char *their_dir = path_join (f->locald, "their-dir");
   g_autofree char *leftover = path_join (f->locald, "leftover");
   g_autofree char *leftover_f = path_join (f->locald, "leftover/f");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint64 removed = 0;
 
   if (!require_root ())
@@ -1724,7 +1736,7 @@ test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
 
   for (guint round = 0; round < rounds; round++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       guint64 removed = 0;
       int pipefd[2], dfd;
       char byte;
@@ -1806,13 +1818,13 @@ enter_private_mount_namespace (void)
     g_printerr ("# no private tmpfs on /tmp (%s); using the real /tmp\n", g_strerror (errno));
 }
 
-#define ADD(name, func)                                                                                 \
-  G_STMT_START                                                                                        \
-  {                                                                                                   \
-    g_test_add ("/cleanup/remove/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down);      \
-    g_test_add ("/cleanup/remove-without-openat2/" name, Fixture, GINT_TO_POINTER (1), fixture_set_up, \
-                func, fixture_tear_down);                                                             \
-  }                                                                                                   \
+#define ADD(name, func)                                                                                      \
+  G_STMT_START                                                                                               \
+  {                                                                                                          \
+    g_test_add ("/cleanup/remove/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down);            \
+    g_test_add ("/cleanup/remove-without-openat2/" name, Fixture, GINT_TO_POINTER (1), fixture_set_up, func, \
+                fixture_tear_down);                                                                          \
+  }                                                                                                          \
   G_STMT_END
 
 int

@@ -21,7 +21,11 @@ static void
 test_names_valid (void)
 {
   static const char *const good[] = {
-    "a.localhost", "web.test", "a-b.c-d.test", "x1.localhost", "0.test",
+    "a.localhost",
+    "web.test",
+    "a-b.c-d.test",
+    "x1.localhost",
+    "0.test",
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test", /* 63-byte label */
   };
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
@@ -46,9 +50,10 @@ test_names_invalid (void)
     long_name = g_string_free (g_steal_pointer (&s), FALSE);
   }
   const char *const bad[] = {
-    "", "test", "localhost", ".test", "a..test", "a.test.", "-a.test", "a-.test", "A.test", "a_b.test",
-    "a b.test", "a\n127.0.0.1 evil.test", "#.test", "a#b.test", "a\t.test", "a\r.test", "\xc3\xbc.test",
-    "a.example", "a.testx", "atest", "a.localhost.com", long_label, long_name,
+    "",        "test",     "localhost",       ".test",    "a..test",       "a.test.",
+    "-a.test", "a-.test",  "A.test",          "a_b.test", "a b.test",      "a\n127.0.0.1 evil.test",
+    "#.test",  "a#b.test", "a\t.test",        "a\r.test", "\xc3\xbc.test", "a.example",
+    "a.testx", "atest",    "a.localhost.com", long_label, long_name,
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -134,7 +139,8 @@ test_rewrite_add_replace_remove (void)
                          "# BEGIN locald uid=1001\n127.0.0.1 c.test\n::1 c.test\n# END locald uid=1001\n");
   g_autofree char *four = rewrite (three, 1000, none, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (four, ==, OTHER "# BEGIN locald uid=1001\n127.0.0.1 c.test\n::1 c.test\n# END locald uid=1001\n");
+  g_assert_cmpstr (four, ==,
+                   OTHER "# BEGIN locald uid=1001\n127.0.0.1 c.test\n::1 c.test\n# END locald uid=1001\n");
   g_autofree char *five = rewrite (four, 1001, none, &error);
   g_assert_cmpstr (five, ==, OTHER);
 
@@ -150,7 +156,9 @@ test_rewrite_no_trailing_newline (void)
   const char *const a[] = { "a.test", NULL };
   const char *const none[] = { NULL };
   g_autofree char *out = rewrite ("127.0.0.1 localhost", 5, a, NULL);
-  g_assert_cmpstr (out, ==, "127.0.0.1 localhost\n# BEGIN locald uid=5\n127.0.0.1 a.test\n::1 a.test\n# END locald uid=5\n");
+  g_assert_cmpstr (
+      out, ==,
+      "127.0.0.1 localhost\n# BEGIN locald uid=5\n127.0.0.1 a.test\n::1 a.test\n# END locald uid=5\n");
   g_autofree char *empty = rewrite ("", 5, a, NULL);
   g_assert_true (g_str_has_prefix (empty, "# BEGIN locald uid=5\n"));
   g_autofree char *same = rewrite ("x", 5, none, NULL);
@@ -177,15 +185,15 @@ static void
 test_rewrite_malformed (void)
 {
   static const char *const bad[] = {
-    "# BEGIN locald uid=1\n",                                     /* never closed */
-    "# END locald uid=1\n",                                       /* no BEGIN */
+    "# BEGIN locald uid=1\n",                                                               /* never closed */
+    "# END locald uid=1\n",                                                                 /* no BEGIN */
     "# BEGIN locald uid=1\n# BEGIN locald uid=2\n# END locald uid=2\n# END locald uid=1\n", /* nested */
-    "# BEGIN locald uid=1\n# END locald uid=2\n",                 /* mismatched */
+    "# BEGIN locald uid=1\n# END locald uid=2\n",                                           /* mismatched */
     "# BEGIN locald uid=1\n# END locald uid=1\n# BEGIN locald uid=1\n# END locald uid=1\n", /* repeated */
-    "# BEGIN locald uid=x\n# END locald uid=x\n",                 /* not a uid */
-    "# BEGIN locald uid=01\n# END locald uid=01\n",               /* not the one spelling */
+    "# BEGIN locald uid=x\n# END locald uid=x\n",                                           /* not a uid */
+    "# BEGIN locald uid=01\n# END locald uid=01\n",                 /* not the one spelling */
     "# BEGIN locald uid=4294967295\n# END locald uid=4294967295\n", /* (uid_t) -1 */
-    "# BEGIN locald uid=1 \n# END locald uid=1 \n",               /* trailing space */
+    "# BEGIN locald uid=1 \n# END locald uid=1 \n",                 /* trailing space */
   };
   const char *const a[] = { "a.test", NULL };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -202,7 +210,8 @@ test_rewrite_malformed (void)
 
 /* ---- the file ---- */
 
-typedef struct {
+typedef struct
+{
   char *dir;
   char *path;
 } Scratch;
@@ -270,7 +279,8 @@ test_file_sync (Scratch *s, gconstpointer data)
   /* Shrinking leaves nothing of the old tail, in place too. */
   g_assert_true (hosts_file_sync (s->path, 42, a, mode, &count, NULL, &error));
   g_autofree char *c2 = read_file (s->path);
-  g_assert_cmpstr (c2, ==, OTHER "# BEGIN locald uid=42\n127.0.0.1 a.test\n::1 a.test\n# END locald uid=42\n");
+  g_assert_cmpstr (c2, ==,
+                   OTHER "# BEGIN locald uid=42\n127.0.0.1 a.test\n::1 a.test\n# END locald uid=42\n");
 
   g_auto (GStrv) listed = hosts_file_list (s->path, 42, &error);
   g_assert_no_error (error);
@@ -319,7 +329,8 @@ test_file_refusals (Scratch *s, gconstpointer data)
 }
 
 /* Threads of one process are serialized: every update lands. */
-typedef struct {
+typedef struct
+{
   const char *path;
   uid_t uid;
 } Writer;
@@ -334,7 +345,8 @@ writer_thread (gpointer data)
   for (int i = 0; i < 200; i++)
     {
       guint count = 0;
-      g_assert_true (hosts_file_sync (w->path, w->uid, i % 2 ? none : names, HOSTS_WRITE_AUTO, &count, NULL, NULL));
+      g_assert_true (
+          hosts_file_sync (w->path, w->uid, i % 2 ? none : names, HOSTS_WRITE_AUTO, &count, NULL, NULL));
     }
   g_assert_true (hosts_file_sync (w->path, w->uid, names, HOSTS_WRITE_AUTO, &(guint){ 0 }, NULL, NULL));
   return NULL;
@@ -381,8 +393,9 @@ test_bindport_parse (void)
   g_assert_true (bindport_parse ("128.0.0.1", 80, &t, NULL) && !t.loopback);
 
   static const char *const bad[] = {
-    "localhost", "127.1", "127.0.0.1.", "01.2.3.4", "0x7f.0.0.1", " 127.0.0.1", "127.0.0.1 ", "[::1]", "::1%lo",
-    "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::127.0.0.2", "", "1.2.3.4.5", "256.0.0.1", "127.0.0.1:80",
+    "localhost",   "127.1", "127.0.0.1.", "01.2.3.4",  "0x7f.0.0.1",   " 127.0.0.1",
+    "127.0.0.1 ",  "[::1]", "::1%lo",     "fe80::1",   "ff02::1",      "::ffff:127.0.0.1",
+    "::127.0.0.2", "",      "1.2.3.4.5",  "256.0.0.1", "127.0.0.1:80",
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -473,8 +486,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hosts/rewrite/no-trailing-newline", test_rewrite_no_trailing_newline);
   g_test_add_func ("/hosts/rewrite/claims", test_rewrite_claims);
   g_test_add_func ("/hosts/rewrite/malformed", test_rewrite_malformed);
-  g_test_add ("/hosts/file/sync-rename", Scratch, GINT_TO_POINTER (HOSTS_WRITE_AUTO), scratch_setup, test_file_sync,
-              scratch_teardown);
+  g_test_add ("/hosts/file/sync-rename", Scratch, GINT_TO_POINTER (HOSTS_WRITE_AUTO), scratch_setup,
+              test_file_sync, scratch_teardown);
   g_test_add ("/hosts/file/sync-in-place", Scratch, GINT_TO_POINTER (HOSTS_WRITE_IN_PLACE), scratch_setup,
               test_file_sync, scratch_teardown);
   g_test_add ("/hosts/file/refusals", Scratch, NULL, scratch_setup, test_file_refusals, scratch_teardown);

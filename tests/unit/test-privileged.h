@@ -34,7 +34,8 @@ test_skip_unless_privileged (gboolean need_cgroup2, int *ret_exit_code)
   else if (need_cgroup2)
     {
       g_autofree char *mi = NULL;
-      if (!g_file_get_contents ("/proc/self/mountinfo", &mi, NULL, NULL) || strstr (mi, " - cgroup2 ") == NULL)
+      if (!g_file_get_contents ("/proc/self/mountinfo", &mi, NULL, NULL)
+          || strstr (mi, " - cgroup2 ") == NULL)
         reason = "no cgroup2 hierarchy mounted";
     }
 
