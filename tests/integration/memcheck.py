@@ -62,6 +62,29 @@ _ERRORS = re.compile(r"ERROR SUMMARY: (\d+) errors")
 _DEFINITE = re.compile(r"definitely lost: ([\d,]+) bytes")
 
 
+def _valgrind_records(text):
+    """The error and definite-leak records of a valgrind log, without its
+    banner and summaries (which say nothing about what went wrong)."""
+    out, keep = [], False
+    for line in text.splitlines():
+        if not line.startswith("=="):
+            continue
+        body = line.split("==", 2)[-1].strip()
+        if body == "":
+            keep = False
+        elif not line.split("==", 2)[-1].startswith("    ") and not body.startswith(("at ", "by ")):
+            # A record's first line: keep errors and definite leaks only.
+            keep = ("definitely lost" in body and "in loss record" in body) or (
+                "lost in loss record" not in body and not body.startswith(
+                    ("Memcheck", "Copyright", "Using", "Command", "Parent", "HEAP", "in use", "total heap",
+                     "LEAK", "definitely lost:", "indirectly lost:", "possibly lost:", "still reachable:",
+                     "suppressed:", "Reachable", "To see", "Rerun", "For lists", "For counts", "ERROR SUMMARY",
+                     "Use --")))
+        if keep:
+            out.append(line)
+    return out
+
+
 def _valgrind_problems(lines_out):
     problems = []
     killed = 0
@@ -80,7 +103,7 @@ def _valgrind_problems(lines_out):
         lost = [int(x.replace(",", "")) for x in _DEFINITE.findall(text)]
         if int(m.group(1)) != 0 or any(lost):
             problems.append("%s: %s errors, definitely lost %s bytes" % (name, m.group(1), sum(lost)))
-            problems += ["  " + l for l in text.splitlines() if l.startswith("==")][:80]
+            problems += ["  " + l for l in _valgrind_records(text)][:400]
     lines_out.append("valgrind: %d broker runs, %d reports, %d without summary (SIGKILLed)"
                      % (len(runs()), len(logs), killed))
     if len(logs) < len(runs()):
