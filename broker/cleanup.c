@@ -18,6 +18,8 @@
 #include "cleanup-fs.h"
 #include "cleanup-tree.h"
 
+#include <sys/acl.h>
+#include <acl/libacl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
@@ -40,6 +42,7 @@ typedef struct
   uid_t uid;
   const gid_t *gids; /* gids[0] is the primary group; may be NULL if n_gids is 0 */
   gsize n_gids;
+  gboolean unprivileged; /* CLEANUP_TREE_UNPRIVILEGED: we are the caller, without privilege */
 } Caller;
 
 /* The walk to .locald runs as root, which may look into any directory. Had
@@ -56,31 +59,259 @@ unreachable (const Caller *caller, GError **error)
   return FALSE;
 }
 
-/* The kernel's search (x) permission check on a directory, for the caller:
- * the owner bits if the caller owns it, else the group bits if its group is
- * one of the caller's, else the other bits; uid 0 may always search.
- * POSIX ACLs (and capabilities, LSMs) are ignored, which is stricter than the
- * kernel for what ACLs usually do - grant named users or groups access the
- * mode bits do not - but not in one corner: with an ACL the group bits are
- * the ACL mask, so a member of the owning group whose ACL group entry lacks x
- * but whose mask has it, or a member of a named group denied x while "other"
- * has it, is let look further than the kernel would let them. Only a
- * directory owner who sets up such an ACL is affected. */
-static gboolean
-caller_may_search (const struct stat *st, const Caller *caller)
+typedef enum
 {
-  if (caller->uid == 0)
-    return TRUE;
-  if (st->st_uid == caller->uid)
-    return (st->st_mode & S_IXUSR) != 0;
+  SEARCH_ALLOWED,
+  SEARCH_DENIED,
+  SEARCH_UNKNOWN, /* without privilege only: the ACL could not be read */
+} Search;
+
+static gboolean
+caller_in_group (const Caller *caller, gid_t gid)
+{
   for (gsize i = 0; i < caller->n_gids; i++)
-    if (st->st_gid == caller->gids[i])
-      return (st->st_mode & S_IXGRP) != 0;
-  return (st->st_mode & S_IXOTH) != 0;
+    if (caller->gids[i] == gid)
+      return TRUE;
+  return FALSE;
 }
 
-/* Fails (with the one uniform error) unless the caller may search the
- * directory dir_fd, which is about to be looked into. */
+/* The mode bits alone: the owner class if the caller owns the directory,
+ * else the group class if its group is one of the caller's, else other. */
+static Search
+mode_allows_search (const struct stat *st, const Caller *caller)
+{
+  mode_t bit;
+
+  if (st->st_uid == caller->uid)
+    bit = S_IXUSR;
+  else if (caller_in_group (caller, st->st_gid))
+    bit = S_IXGRP;
+  else
+    bit = S_IXOTH;
+  return (st->st_mode & bit) != 0 ? SEARCH_ALLOWED : SEARCH_DENIED;
+}
+
+static int
+negative_errno (void)
+{
+  return errno > 0 ? -errno : -EIO;
+}
+
+/* The access ACL of the directory dir_fd, read through a second descriptor
+ * of it, because dir_fd is usually O_PATH and fgetxattr() refuses those.
+ * Reopening "." names no entry that anyone could rename or replace: the
+ * kernel resolves "." to the directory dir_fd already holds, without
+ * looking up a name and without entering a mount stacked on it since (the
+ * identity check below makes sure all the same). It needs search and read
+ * permission on the directory, which the broker has (CAP_DAC_READ_SEARCH)
+ * and an unprivileged caller may not. Sets *ret to the ACL, or to NULL when
+ * the file system has no ACLs; libacl turns a missing ACL (ENODATA) into
+ * the one the mode bits make. Returns 0 or -errno. */
+static int
+read_access_acl (int dir_fd, const struct stat *st, acl_t *ret)
+{
+  g_auto (BrokerFd) fd = -1;
+  struct stat fd_st;
+  acl_t acl;
+
+  *ret = NULL;
+  fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return negative_errno ();
+  if (fstat (fd, &fd_st) < 0)
+    return negative_errno ();
+  if (fd_st.st_dev != st->st_dev || fd_st.st_ino != st->st_ino)
+    return -ESTALE;
+  acl = acl_get_fd (fd);
+  if (acl == NULL)
+    return errno == ENOTSUP || errno == EOPNOTSUPP ? 0 : negative_errno ();
+  *ret = acl;
+  return 0;
+}
+
+/* Whether a named entry (ACL_USER or ACL_GROUP) is the caller's: its uid,
+ * or one of its groups. 1, 0, or -1 with errno set. */
+static int
+entry_names_caller (acl_entry_t entry, acl_tag_t tag, const Caller *caller)
+{
+  void *qualifier = acl_get_qualifier (entry);
+  int named;
+
+  if (qualifier == NULL)
+    return -1;
+  if (tag == ACL_USER)
+    named = *(const uid_t *) qualifier == caller->uid;
+  else
+    named = caller_in_group (caller, *(const gid_t *) qualifier);
+  acl_free (qualifier);
+  return named;
+}
+
+/* Whether the entry grants x: 1, 0, or -1 with errno set. */
+static int
+entry_grants_search (acl_entry_t entry)
+{
+  acl_permset_t permset;
+
+  if (acl_get_permset (entry, &permset) < 0)
+    return -1;
+  return acl_get_perm (permset, ACL_EXECUTE);
+}
+
+/* The POSIX.1e access check for x against an extended ACL, for a caller
+ * who does not own the directory: the caller's named-user entry if there is
+ * one, masked; else, if any of the owning-group and named-group entries
+ * matches one of the caller's groups, allowed when one of those has x after
+ * the mask and denied otherwise (never "other"); else the "other" entry.
+ * Returns 0 with the verdict, or -errno (-EINVAL: a malformed ACL). */
+static int
+acl_allows_search (acl_t acl, const struct stat *st, const Caller *caller, Search *ret)
+{
+  int user_x = -1;  /* the caller's named-user entry; -1: none */
+  int mask_x = -1;  /* -1: no mask entry, so nothing is masked */
+  int other_x = -1; /* every valid ACL has one */
+  gboolean group_matched = FALSE, group_x = FALSE;
+  gboolean allowed;
+  acl_entry_t entry;
+  int r;
+
+  for (r = acl_get_entry (acl, ACL_FIRST_ENTRY, &entry); r > 0;
+       r = acl_get_entry (acl, ACL_NEXT_ENTRY, &entry))
+    {
+      acl_tag_t tag;
+      int x, named;
+
+      if (acl_get_tag_type (entry, &tag) < 0 || (x = entry_grants_search (entry)) < 0)
+        return negative_errno ();
+      switch (tag)
+        {
+        case ACL_USER_OBJ: /* the owner, decided before any ACL is read */
+          break;
+        case ACL_USER:
+        case ACL_GROUP:
+          named = entry_names_caller (entry, tag, caller);
+          if (named < 0)
+            return negative_errno ();
+          if (named && tag == ACL_USER)
+            user_x = x;
+          else if (named)
+            {
+              group_matched = TRUE;
+              group_x = group_x || x;
+            }
+          break;
+        case ACL_GROUP_OBJ:
+          if (caller_in_group (caller, st->st_gid))
+            {
+              group_matched = TRUE;
+              group_x = group_x || x;
+            }
+          break;
+        case ACL_MASK:
+          mask_x = x;
+          break;
+        case ACL_OTHER:
+          other_x = x;
+          break;
+        default:
+          return -EINVAL;
+        }
+    }
+  if (r < 0)
+    return negative_errno ();
+  if (other_x < 0)
+    return -EINVAL;
+
+  if (user_x >= 0)
+    allowed = user_x && mask_x != 0;
+  else if (group_matched)
+    allowed = group_x && mask_x != 0;
+  else
+    allowed = other_x;
+  *ret = allowed ? SEARCH_ALLOWED : SEARCH_DENIED;
+  return 0;
+}
+
+/* The kernel's search (x) permission check on the directory dir_fd (with
+ * st its fstat()), for the caller, as acl_permission_check() and
+ * posix_acl_permission() make it:
+ *  - uid 0 may always search (the kernel's CAP_DAC_READ_SEARCH for root);
+ *  - the owner: the owner bits, whatever the ACL says;
+ *  - a directory with an extended access ACL (named entries or a mask) and
+ *    a group class (the mask) that is not empty: the POSIX.1e check of
+ *    acl_allows_search();
+ *  - otherwise the mode bits: no ACL, a file system without ACLs, or an
+ *    empty mask, for which the kernel skips the ACL too (every entry it
+ *    would look at is masked to nothing), so "other" can let a named user
+ *    in whose entry has no x, exactly as the kernel does.
+ * An ACL that cannot be read (an I/O error, a malformed ACL, the directory
+ * gone) means DENIED: the uniform refusal, never a guess in the caller's
+ * favour. Without privilege (the client's fast path, running as the caller)
+ * such an ACL means UNKNOWN instead: the broker is asked, and decides.
+ *
+ * Not consulted, so the judgment can still differ from the kernel's: the
+ * caller's capabilities (one with CAP_DAC_READ_SEARCH may search more than
+ * this allows: stricter); LSMs (SELinux, AppArmor, Landlock, ...) and file
+ * systems that decide permissions themselves (NFSv4 ACLs, FUSE without
+ * default_permissions), which may deny what this allows: there the broker
+ * can still answer precisely about a directory the caller could not look
+ * into; and the caller's groups are those the bus recorded when it
+ * connected, not its current ones. */
+static Search
+caller_may_search (int dir_fd, const struct stat *st, const Caller *caller)
+{
+  acl_t acl = NULL;
+  Search verdict;
+  int r;
+
+  if (caller->uid == 0)
+    return SEARCH_ALLOWED;
+  if (st->st_uid == caller->uid || (st->st_mode & S_IRWXG) == 0)
+    return mode_allows_search (st, caller);
+
+  r = read_access_acl (dir_fd, st, &acl);
+  if (r < 0)
+    {
+      g_debug ("cannot read the access ACL of a directory on the way to %s: %s", caller->path,
+               g_strerror (-r));
+      return caller->unprivileged ? SEARCH_UNKNOWN : SEARCH_DENIED;
+    }
+  if (acl == NULL || acl_equiv_mode (acl, NULL) == 0)
+    verdict = mode_allows_search (st, caller);
+  else if ((r = acl_allows_search (acl, st, caller, &verdict)) < 0)
+    {
+      g_debug ("cannot evaluate the access ACL of a directory on the way to %s: %s", caller->path,
+               g_strerror (-r));
+      verdict = caller->unprivileged ? SEARCH_UNKNOWN : SEARCH_DENIED;
+    }
+  if (acl != NULL)
+    acl_free (acl);
+  return verdict;
+}
+
+/* TRUE if the verdict lets the caller search; the error otherwise: the one
+ * uniform NOT_FOUND, or (only without privilege) the broker's turn. */
+static gboolean
+searchable_or_error (Search verdict, const Caller *caller, GError **error)
+{
+  switch (verdict)
+    {
+    case SEARCH_ALLOWED:
+      return TRUE;
+    case SEARCH_UNKNOWN:
+      /* Only without privilege: the broker's to decide. On the bus: ...Error.Failed. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "cannot read the access ACL of a directory on the way to %s", caller->path);
+      return FALSE;
+    case SEARCH_DENIED:
+    default:
+      return unreachable (caller, error);
+    }
+}
+
+/* Fails (with the one uniform error, or the broker's turn) unless the
+ * caller may search the directory dir_fd, which is about to be looked
+ * into. */
 static gboolean
 check_search (int dir_fd, const Caller *caller, GError **error)
 {
@@ -92,9 +323,9 @@ check_search (int dir_fd, const Caller *caller, GError **error)
                    "cannot inspect a directory on the way to %s: %s", caller->path, g_strerror (errno));
       return FALSE;
     }
-  if (!S_ISDIR (st.st_mode) || !caller_may_search (&st, caller))
+  if (!S_ISDIR (st.st_mode))
     return unreachable (caller, error);
-  return TRUE;
+  return searchable_or_error (caller_may_search (dir_fd, &st, caller), caller, error);
 }
 
 static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -218,10 +449,10 @@ join_relative (char **components, guint n)
  * component at a time, never following a symlink and looking only into
  * directories the caller may search. Returns an O_PATH fd of the directory,
  * or -ELOOP (a symlink on the way), -ENOENT/-ENOTDIR (nothing there, or not a
- * directory), -EACCES (a directory the caller may not search) or another
- * -errno. */
+ * directory), -EACCES (a directory the caller may not search, with
+ * *search_error set as check_search() sets it) or another -errno. */
 static int
-resolve_link_target (int start_fd, const char *target, const Caller *caller)
+resolve_link_target (int start_fd, const char *target, const Caller *caller, GError **search_error)
 {
   g_auto (GStrv) parts = g_strsplit (target, "/", -1);
   g_auto (BrokerFd) cur = -1;
@@ -241,7 +472,7 @@ resolve_link_target (int start_fd, const char *target, const Caller *caller)
         return -errno;
       if (!S_ISDIR (st.st_mode))
         return -ENOTDIR;
-      if (!caller_may_search (&st, caller))
+      if (!searchable_or_error (caller_may_search (cur, &st, caller), caller, search_error))
         return -EACCES;
       /* ".." included: the kernel resolves it within our root, as it
        * would for the caller. */
@@ -268,6 +499,7 @@ static int
 follow_root_symlink (
     int root_fd, int dir_fd, int link_fd, const char *shown, const Caller *caller, GError **error)
 {
+  g_autoptr (GError) search_error = NULL;
   char target[PATH_MAX];
   ssize_t n;
   int fd;
@@ -290,11 +522,18 @@ follow_root_symlink (
 
   /* An absolute target ignores the dirfd; a relative one is resolved from
    * the directory holding the link, exactly as the kernel would. */
-  fd = resolve_link_target (target[0] == '/' ? root_fd : dir_fd, target, caller);
+  fd = resolve_link_target (target[0] == '/' ? root_fd : dir_fd, target, caller, &search_error);
   if (fd >= 0)
     return fd;
 
-  if (fd == -EACCES)
+  if (search_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&search_error));
+  else if ((fd == -EACCES || fd == -EPERM) && caller->unprivileged)
+    /* The kernel refused this caller what the check did not see (an LSM,
+     * say): the broker's to decide. On the bus: ...Error.Failed. */
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                 "cannot follow the symbolic link %s to '%s': %s", shown, target, g_strerror (-fd));
+  else if (fd == -EACCES)
     unreachable (caller, error);
   else if (fd == -ELOOP)
     g_set_error (error, BROKER_ERROR, BROKER_ERROR_UNSAFE_PATH,
@@ -337,8 +576,8 @@ open_entry (int dirfd,
       if (errno == ENOENT || errno == ENOTDIR)
         g_set_error (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND, "%s %s", shown, missing);
       else if (errno == EACCES || errno == EPERM)
-        /* Only without privilege (an ACL the mode check above does not
-         * read): the broker's to decide. On the bus: ...Error.Failed. */
+        /* Only without privilege (what the check above does not see, an
+         * LSM say): the broker's to decide. On the bus: ...Error.Failed. */
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "cannot open %s: %s", shown,
                      g_strerror (errno));
       else
@@ -549,7 +788,8 @@ cleanup_remove_beneath_locald_full (const char *path,
                                     guint64 *ret_removed,
                                     GError **error)
 {
-  const Caller caller = { path, caller_uid, caller_gids, n_caller_gids };
+  const Caller caller
+      = { path, caller_uid, caller_gids, n_caller_gids, (flags & CLEANUP_TREE_UNPRIVILEGED) != 0 };
   g_auto (GStrv) components = NULL;
   g_autofree char *locald_shown = NULL;
   g_autofree char *where = NULL;
@@ -610,8 +850,11 @@ cleanup_remove_beneath_locald_for (const char *path,
 
 /* The groups of uid as the kernel would give them to a login of that user:
  * the passwd entry's primary group first, then its supplementary groups
- * (getgrouplist). No passwd entry, or a lookup that fails: no groups, so only
- * the owner and other bits count - refusing more, never less. */
+ * (getgrouplist). No passwd entry, or a lookup that fails: no groups, so no
+ * group class or group entry applies. That refuses more where a group would
+ * let the caller in, but not where one would shut a member out while
+ * "other" lets everyone in: the daemon passes the groups the bus recorded
+ * for the connection, and uses this only when the bus reported none. */
 static gid_t *
 lookup_groups (uid_t uid, gsize *ret_n)
 {

@@ -30,10 +30,10 @@ gboolean cleanup_validate_path (const char *path, GError **error);
  *    at a time from "/", following a symlink only when it is owned by root;
  *  - on the way to ".locald" (each directory of the prefix, a trusted link's
  *    target included, and the directory holding ".locald"), looking only into
- *    directories the caller could search: the x bit of the owner, group
- *    (caller_gids) or other class of the mode, as the kernel picks it; uid 0
- *    may always search. POSIX ACLs are ignored (see caller_may_search() in
- *    cleanup.c). Otherwise: BROKER_ERROR_NOT_FOUND "no .locald directory
+ *    directories the caller could search, as the kernel judges it from the
+ *    mode bits and the POSIX access ACL with caller_uid and caller_gids; uid
+ *    0 may always search (see caller_may_search() in cleanup.c for what is
+ *    not consulted). Otherwise: BROKER_ERROR_NOT_FOUND "no .locald directory
  *    owned by you is reachable at <path>; check the path", the same whatever
  *    lies there, so the call reveals nothing the caller could not see;
  *  - opening ".locald" without following symlinks and checking it is a
@@ -62,7 +62,8 @@ gboolean cleanup_remove_beneath_locald_for (const char *path,
  * itself without privilege (the client library's fast path): the same
  * checks, the same walk, the same errors, except that what the kernel does
  * not let the caller do is left to the broker - G_IO_ERROR_PERMISSION_DENIED,
- * with *ret_removed counting what the caller removed (cleanup-tree.h).
+ * with *ret_removed counting what the caller removed (cleanup-tree.h); so is
+ * a directory on the way whose ACL the caller cannot read.
  * caller_uid and caller_gids are then the calling process's own. */
 gboolean cleanup_remove_beneath_locald_full (const char *path,
                                              uid_t caller_uid,
@@ -75,7 +76,7 @@ gboolean cleanup_remove_beneath_locald_full (const char *path,
 /* The same with the caller's groups looked up from the user database
  * (getpwuid_r() and getgrouplist(), thread-safe): the primary group of the
  * passwd entry, then the supplementary ones. A uid without a passwd entry has
- * no groups, so only the owner and other bits count. Prefer the _for variant
+ * no groups, so no group class or group entry lets it in. Prefer the _for variant
  * with the groups the bus reports for the caller's connection. */
 gboolean
 cleanup_remove_beneath_locald (const char *path, uid_t caller_uid, guint64 *ret_removed, GError **error);

@@ -17,8 +17,9 @@ broker_libbroker_core_la_SOURCES = \
 	broker/hosts-file.c broker/hosts-file.h \
 	broker/bindport.c broker/bindport.h \
 	broker/fd-util.h
-broker_libbroker_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_DOMAIN=\"locald-brokerd\"
-broker_libbroker_core_la_LIBADD = $(GLIB_LIBS)
+broker_libbroker_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBACL_CFLAGS) -DG_LOG_DOMAIN=\"locald-brokerd\"
+# libacl: cleanup.c reads the access ACLs of the directories on the way to .locald.
+broker_libbroker_core_la_LIBADD = $(GLIB_LIBS) $(LIBACL_LIBS)
 
 # The privileged operations, bus-free, shared by the daemon and the unit tests.
 noinst_LTLIBRARIES += broker/libbroker-ops.la

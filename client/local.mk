@@ -42,7 +42,7 @@ nodist_client_liblocald_broker_la_SOURCES = client/locald-broker1-stub.h
 client_liblocald_broker_la_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALD_BROKER_COMPILATION -DG_LOG_DOMAIN=\"locald-broker\"
 client_liblocald_broker_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 # broker/libbroker-core: the fast path runs the broker's own validation and walks.
-client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la broker/libbroker-core.la $(GLIB_LIBS)
+client_liblocald_broker_la_LIBADD = client/libbroker1-stub.la broker/libbroker-core.la $(GLIB_LIBS) $(LIBACL_LIBS)
 # Only the public API leaves the library: the stub's symbols stay inside.
 client_liblocald_broker_la_LDFLAGS = \
 	-version-info $(LIBLOCALD_BROKER_LT_VERSION) \

@@ -5,6 +5,7 @@ leftovers beneath the caller's own .locald go, and nothing else does - not
 another user's tree, not a symlink's target (also while an attacker swaps
 directories for symlinks), not a mounted file system."""
 
+import grp
 import os
 import pwd
 import re
@@ -360,6 +361,73 @@ class Refusals(Base):
         self.assertIn("is not a directory", r.message)
         self.assertEqual(self.cleanup_ok(paths["own"]), 1)
         self.assertFalse(os.path.lexists(paths["own"]))
+
+    def test_no_oracle_through_acl_denied_dirs(self):
+        """A directory whose POSIX ACL denies alice search hides what lies in
+        it as a 0700 directory does, although its mode bits alone would let
+        her in: a named-user entry for her without x while "other" has x, and
+        the owning group's entry without x while the mask and "other" have
+        it (she is in that group). carol, whom no entry names, still gets the
+        precise answers. An ACL that grants alice search on a 0700 directory
+        gives them back to her, as the kernel lets her in."""
+        if shutil.which("setfacl") is None:
+            self.skipTest("setfacl is not installed (package acl)")
+        bob_proj = tempfile.mkdtemp(prefix="bobacl.", dir=bt.home_of(bt.BOB))
+        self.extra_dirs = [bob_proj]
+        write(os.path.join(bob_proj, "id_ed25519"))
+        os.makedirs(os.path.join(bob_proj, "dir", ".locald"))
+        os.makedirs(os.path.join(bob_proj, ".locald", "t"))
+        for p in ("id_ed25519", "dir", ".locald", os.path.join(".locald", "t")):
+            chown_to(os.path.join(bob_proj, p), bt.BOB)
+        chown_to(os.path.join(bob_proj, "dir", ".locald"), self.user)
+        own = os.path.join(bob_proj, "dir", ".locald", "t")
+        write(own)
+        chown_to(own, self.user)
+        # bob's, in a group alice is in (and carol is not).
+        group = grp.getgrnam("ldt-granted")
+        self.assertIn(self.user, group.gr_mem)
+        self.assertNotIn(bt.CAROL, group.gr_mem)
+        os.chown(bob_proj, bt.uid_of(bt.BOB), group.gr_gid)
+        paths = {
+            "locald": os.path.join(bob_proj, ".locald", "t"),
+            "file": os.path.join(bob_proj, "id_ed25519", ".locald", "t"),
+            "own": own,
+            "missing": os.path.join(bob_proj, "nope", ".locald", "t"),
+        }
+
+        def set_acl(spec):
+            r = subprocess.run(["setfacl", "--set", spec, bob_proj], capture_output=True, text=True)
+            if r.returncode != 0 and "not supported" in r.stderr:
+                self.skipTest("no POSIX ACLs on the file system of %s" % bob_proj)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        denials = {
+            "named user without x": "u::rwx,u:%s:---,g::r-x,m::r-x,o::r-x" % self.user,
+            "owning group without x": "u::rwx,g::r--,m::r-x,o::r-x",
+        }
+        before = snapshot(bob_proj)
+        for what, spec in denials.items():
+            set_acl(spec)
+            self.assertTrue(os.stat(bob_proj).st_mode & stat.S_IXOTH)
+            for name, path in paths.items():
+                with self.subTest(acl=what, path=name):
+                    r = bt.call(self.user, "CleanupPath", path)
+                    self.assert_error(r, E_NOT_FOUND)
+                    self.assertEqual(
+                        r.message.split(E_NOT_FOUND + ": ", 1)[-1],
+                        "no .locald directory owned by you is reachable at %s; check the path" % path)
+            with self.subTest(acl=what, user=bt.CAROL):
+                self.assert_error(bt.call(bt.CAROL, "CleanupPath", paths["locald"]), E_NOT_OWNER)
+        self.assertEqual(snapshot(bob_proj), before)
+
+        os.chmod(bob_proj, 0o700)
+        set_acl("u::rwx,u:%s:--x,g::---,m::--x,o::---" % self.user)
+        self.assert_error(bt.call(self.user, "CleanupPath", paths["locald"]), E_NOT_OWNER)
+        r = bt.call(self.user, "CleanupPath", paths["file"])
+        self.assert_error(r, E_NOT_FOUND)
+        self.assertIn("is not a directory", r.message)
+        self.assertEqual(self.cleanup_ok(own), 1)
+        self.assertFalse(os.path.lexists(own))
 
     def test_bob_cannot_clean_alices_tree(self):
         tree = make_root_tree(os.path.join(self.locald, "t"), depth=2)

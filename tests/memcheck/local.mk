@@ -27,9 +27,9 @@ if ENABLE_SANITIZERS
 check_PROGRAMS += tests/memcheck/asan/locald-brokerd
 tests_memcheck_asan_locald_brokerd_SOURCES = $(broker_locald_brokerd_SOURCES) $(broker_libbroker_ops_la_SOURCES) \
 	$(broker_libbroker_core_la_SOURCES)
-tests_memcheck_asan_locald_brokerd_CFLAGS = $(broker_locald_brokerd_CFLAGS) $(SANITIZER_CFLAGS)
+tests_memcheck_asan_locald_brokerd_CFLAGS = $(broker_locald_brokerd_CFLAGS) $(LIBACL_CFLAGS) $(SANITIZER_CFLAGS)
 tests_memcheck_asan_locald_brokerd_LDFLAGS = $(SANITIZER_CFLAGS)
-tests_memcheck_asan_locald_brokerd_LDADD = $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS)
+tests_memcheck_asan_locald_brokerd_LDADD = $(GLIB_LIBS) $(POLKIT_LIBS) $(SYSTEMD_LIBS) $(LIBCAP_LIBS) $(LIBACL_LIBS)
 endif
 
 # Every sandbox suite runs in both. valgrind 3.19 (Debian 12) implements

@@ -13,6 +13,6 @@ tests_unit_test_cleanup_SOURCES = \
 	broker/cleanup-fs.c broker/cleanup-fs.h broker/fd-util.h \
 	broker/cleanup-tree.c broker/cleanup-tree.h \
 	broker/broker-error.c broker/broker-error.h
-tests_unit_test_cleanup_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SANITIZER_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_cleanup_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBACL_CFLAGS) $(SANITIZER_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_cleanup_LDFLAGS = $(SANITIZER_CFLAGS)
-tests_unit_test_cleanup_LDADD = $(GLIB_LIBS)
+tests_unit_test_cleanup_LDADD = $(GLIB_LIBS) $(LIBACL_LIBS)

@@ -31,6 +31,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/acl.h>
+#include <acl/libacl.h>
+#include <gio/gio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -1502,6 +1505,556 @@ test_no_oracle_groups_looked_up (Fixture *f, gconstpointer data)
   assert_unreachable (p_file, f->caller, NULL, 0, TRUE);
 }
 
+/* ---- no oracle through ACLs: the search judgment is the kernel's ---- */
+
+/* A group that ACL entries below name, and a uid that none of them names. */
+#define ACL_GID ((gid_t) 4301)
+#define BYSTANDER_UID ((uid_t) 4244)
+
+/* Sets the access ACL of the directory path from its text form (acl(5));
+ * the kernel sets the group class of the mode from the mask. FALSE when the
+ * file system has no ACLs. */
+static gboolean
+set_acl (const char *path, const char *text)
+{
+  acl_t acl = acl_from_text (text);
+  int fd, r, saved_errno;
+
+  g_assert_nonnull (acl);
+  fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  r = acl_set_fd (fd, acl);
+  saved_errno = errno;
+  close (fd);
+  acl_free (acl);
+  if (r < 0 && (saved_errno == ENOTSUP || saved_errno == EOPNOTSUPP))
+    return FALSE;
+  if (r < 0)
+    g_error ("acl_set_fd (%s, \"%s\"): %s", path, text, g_strerror (saved_errno));
+  return TRUE;
+}
+
+/* In a child process, become uid with gids (gids[0] the primary group;
+ * none: the uid's number). Only system calls here: this runs between fork()
+ * and _exit(). */
+static void
+child_become_with_groups (uid_t uid, const gid_t *gids, gsize n_gids)
+{
+  gid_t primary = n_gids > 0 ? gids[0] : (gid_t) uid;
+
+  if (setgroups (n_gids, gids) < 0 || setresgid (primary, primary, primary) < 0
+      || setresuid (uid, uid, uid) < 0)
+    _exit (2);
+}
+
+/* The kernel's own answer, from a process that is the caller: may uid with
+ * gids look into dir? The cases below check their expectation against this
+ * first, so what they ask of the broker is what the kernel does. */
+static gboolean
+kernel_may_search (const char *dir, uid_t uid, const gid_t *gids, gsize n_gids)
+{
+  g_autofree char *dot = g_strconcat (dir, "/.", NULL);
+  int status = 0;
+  pid_t pid;
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      int fd;
+
+      child_become_with_groups (uid, gids, n_gids);
+      fd = open (dot, O_PATH | O_CLOEXEC);
+      _exit (fd >= 0 ? 0 : errno == EACCES ? 1 : 3);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), <=, 1);
+  return WEXITSTATUS (status) == 0;
+}
+
+/* <tmp>/secret (OTHER_UID, group SECRET_GID) holding a file, a .locald of
+ * OTHER_UID's, a directory with a .locald of the caller's (one file in it)
+ * and, outside, a root-owned link to that directory; the ACL cases set the
+ * mode and ACL of secret and ask the broker about each path. */
+typedef struct
+{
+  char *secret;
+  char *own_file;  /* secret/dir/.locald/x, the caller's */
+  char *p_locald;  /* OTHER_UID's .locald: NOT_OWNER where searchable */
+  char *p_file;    /* through a file: "is not a directory" */
+  char *p_missing; /* through nothing: "does not exist" */
+  char *p_dir;     /* the caller's own .locald/x */
+  char *p_via_dir; /* the same through the root-owned link */
+  char *before;    /* snapshot of <tmp> after set-up */
+} AclTree;
+
+static void
+acl_tree_set_up (Fixture *f, AclTree *t)
+{
+  g_autofree char *s_file = NULL;
+  g_autofree char *s_dir = NULL;
+  g_autofree char *s_locald = NULL;
+  g_autofree char *s_locald_x = NULL;
+  g_autofree char *s_dir_locald = NULL;
+  g_autofree char *via_dir = path_join (f->tmp, "via-dir");
+
+  t->secret = path_join (f->tmp, "secret");
+  s_file = path_join (t->secret, "file");
+  s_dir = path_join (t->secret, "dir");
+  s_locald = path_join (t->secret, ".locald");
+  s_locald_x = path_join (t->secret, ".locald/x");
+  s_dir_locald = path_join (t->secret, "dir/.locald");
+  t->own_file = path_join (t->secret, "dir/.locald/x");
+  t->p_locald = g_strconcat (t->secret, "/.locald/x", NULL);
+  t->p_file = g_strconcat (t->secret, "/file/.locald/x", NULL);
+  t->p_missing = g_strconcat (t->secret, "/missing/.locald/x", NULL);
+  t->p_dir = g_strconcat (t->secret, "/dir/.locald/x", NULL);
+  t->p_via_dir = g_strconcat (via_dir, "/.locald/x", NULL);
+
+  g_assert_no_errno (mkdir (t->secret, 0700));
+  make_file (s_file, OTHER_UID);
+  make_dir (s_dir, OTHER_UID);
+  make_dir (s_locald, OTHER_UID);
+  make_dir (s_locald_x, OTHER_UID);
+  make_dir (s_dir_locald, f->caller);
+  make_file (t->own_file, f->caller);
+  make_symlink ("secret/dir", via_dir, 0);
+  set_owner_mode (t->secret, OTHER_UID, SECRET_GID, 0700);
+  t->before = snapshot (f->tmp);
+}
+
+static void
+acl_tree_clear (AclTree *t)
+{
+  g_free (t->secret);
+  g_free (t->own_file);
+  g_free (t->p_locald);
+  g_free (t->p_file);
+  g_free (t->p_missing);
+  g_free (t->p_dir);
+  g_free (t->p_via_dir);
+  g_free (t->before);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AclTree, acl_tree_clear)
+
+typedef struct
+{
+  const char *proves; /* what the case shows */
+  mode_t mode;        /* of secret, set before the ACL */
+  const char *acl;    /* secret's access ACL, acl(5) text form */
+  uid_t uid;
+  gid_t gids[3]; /* gids[0] is the primary group */
+  gsize n_gids;
+  gboolean searchable; /* the kernel's verdict, checked first */
+} AclCase;
+
+/* Sets the case's mode and ACL on secret, checks the kernel agrees with the
+ * case, then that the broker answers as the kernel would have it: precise
+ * errors where the caller may search secret, the one uniform NOT_FOUND for
+ * every path through it (the root-owned link included) where it may not.
+ * FALSE (the test skipped) when the file system has no ACLs. */
+static gboolean
+check_acl_case (Fixture *f, AclTree *t, const AclCase *c)
+{
+  const char *through[] = { t->p_locald, t->p_file, t->p_missing, t->p_dir, t->p_via_dir };
+  g_autofree char *after = NULL;
+
+  g_test_message ("%s: mode %04o, ACL %s, uid %u with %" G_GSIZE_FORMAT " groups", c->proves,
+                  (unsigned) c->mode, c->acl, (unsigned) c->uid, c->n_gids);
+  set_owner_mode (t->secret, OTHER_UID, SECRET_GID, c->mode);
+  if (!set_acl (t->secret, c->acl))
+    {
+      g_test_skip ("no POSIX ACLs on the file system of /tmp");
+      return FALSE;
+    }
+  if (kernel_may_search (t->secret, c->uid, c->gids, c->n_gids) != c->searchable)
+    g_error ("%s: the kernel says %s, the case says otherwise", c->proves,
+             c->searchable ? "denied" : "searchable");
+
+  if (c->searchable)
+    {
+      const gid_t *g = c->gids;
+      gsize n = c->n_gids;
+
+      assert_precise (t->p_locald, c->uid, g, n, FALSE, BROKER_ERROR_NOT_OWNER, "owned by uid 4243");
+      assert_precise (t->p_file, c->uid, g, n, FALSE, BROKER_ERROR_NOT_FOUND, "is not a directory");
+      assert_precise (t->p_missing, c->uid, g, n, FALSE, BROKER_ERROR_NOT_FOUND, "does not exist");
+    }
+  else
+    for (gsize i = 0; i < G_N_ELEMENTS (through); i++)
+      assert_unreachable (through[i], c->uid, c->gids, c->n_gids, FALSE);
+
+  /* Refused or precise, nothing changed: nothing was removed, and
+   * chmod/setfacl of secret are not in the snapshot. */
+  after = snapshot (f->tmp);
+  g_assert_cmpstr (after, ==, t->before);
+  return TRUE;
+}
+
+static gboolean
+check_acl_cases (Fixture *f, const AclCase *cases, gsize n_cases)
+{
+  g_auto (AclTree) t = { NULL };
+
+  acl_tree_set_up (f, &t);
+  for (gsize i = 0; i < n_cases; i++)
+    if (!check_acl_case (f, &t, &cases[i]))
+      return FALSE;
+  assert_sentinel_intact (f);
+  return TRUE;
+}
+
+/* A named-user entry without x denies the caller, though "other" has x and
+ * the caller is in no group of the directory: the uniform NOT_FOUND, as the
+ * kernel refuses the lookup; so does a named-user entry whose x the mask
+ * takes away. A uid the ACL does not name still searches by "other". */
+static void
+test_acl_named_user_denied (Fixture *f, gconstpointer data)
+{
+  const AclCase cases[] = {
+    { "named user without x, other x",
+      0755,
+      "u::rwx,u:4242:---,g::r-x,m::r-x,o::r-x",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      FALSE },
+    { "named user without x, mask and other x",
+      0755,
+      "u::rwx,u:4242:rw-,g::r-x,m::rwx,o::r-x",
+      TEST_UID,
+      { 0 },
+      0,
+      FALSE },
+    { "named user with x, mask without",
+      0755,
+      "u::rwx,u:4242:r-x,g::r-x,m::r--,o::r-x",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      FALSE },
+    { "a uid no entry names: other x",
+      0755,
+      "u::rwx,u:4242:---,g::r-x,m::r-x,o::r-x",
+      BYSTANDER_UID,
+      { BYSTANDER_UID },
+      1,
+      TRUE },
+  };
+
+  if (!require_root ())
+    return;
+  check_acl_cases (f, cases, G_N_ELEMENTS (cases));
+}
+
+/* A group entry that matches one of the caller's groups decides: the
+ * owning-group entry lacking x while the mask and "other" have it denies
+ * (the kernel does not fall through to "other"), for a supplementary and a
+ * primary group alike, and so does a named-group entry lacking x. */
+static void
+test_acl_group_entry_denied (Fixture *f, gconstpointer data)
+{
+  const AclCase cases[] = {
+    { "owning group without x, mask and other x",
+      0755,
+      "u::rwx,g::r--,g:4301:r-x,m::r-x,o::r-x",
+      TEST_UID,
+      { TEST_UID, SECRET_GID },
+      2,
+      FALSE },
+    { "owning group (primary) without x, mask and other x",
+      0755,
+      "u::rwx,g::r--,m::r-x,o::r-x",
+      TEST_UID,
+      { SECRET_GID },
+      1,
+      FALSE },
+    { "named group without x, other x",
+      0755,
+      "u::rwx,g::r-x,g:4301:r--,m::r-x,o::r-x",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      FALSE },
+    { "in neither group: other x",
+      0755,
+      "u::rwx,g::r--,g:4301:r--,m::r-x,o::r-x",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      TRUE },
+  };
+
+  if (!require_root ())
+    return;
+  check_acl_cases (f, cases, G_N_ELEMENTS (cases));
+}
+
+/* Where an ACL grants what the mode bits alone would not (a named group or
+ * user with x on a 0700 directory of someone else), the broker lets the
+ * caller search as the kernel does, and reaches the caller's own .locald in
+ * there: it is not stricter than the kernel. The mask still limits, and
+ * without a matching entry there is nothing. */
+static void
+test_acl_entry_grants_search (Fixture *f, gconstpointer data)
+{
+  const AclCase cases[] = {
+    { "named group with x, mode 0700",
+      0700,
+      "u::rwx,g::---,g:4301:r-x,m::r-x,o::---",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      TRUE },
+    { "named group with x only",
+      0700,
+      "u::rwx,g::---,g:4301:--x,m::--x,o::---",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      TRUE },
+    { "named user with x only",
+      0700,
+      "u::rwx,u:4242:--x,g::---,m::--x,o::---",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      TRUE },
+    { "one of two matching group entries with x",
+      0700,
+      "u::rwx,g::r--,g:4301:r-x,m::r-x,o::---",
+      TEST_UID,
+      { TEST_UID, SECRET_GID, ACL_GID },
+      3,
+      TRUE },
+    { "named group with x, mask without",
+      0700,
+      "u::rwx,g::---,g:4301:r-x,m::r--,o::---",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      FALSE },
+    { "not in the named group",
+      0700,
+      "u::rwx,g::---,g:4301:r-x,m::r-x,o::---",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      FALSE },
+  };
+  const gid_t with_acl_gid[] = { TEST_UID, ACL_GID };
+
+  if (!require_root ())
+    return;
+  if (!check_acl_cases (f, cases, G_N_ELEMENTS (cases)))
+    return;
+
+  /* Granted: the caller's own .locald in there is cleaned, directly and
+   * through the root-owned link. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *secret = path_join (f->tmp, "secret");
+    g_autofree char *own_file = path_join (f->tmp, "secret/dir/.locald/x");
+    g_autofree char *via = path_join (f->tmp, "via-dir/.locald/x");
+    guint64 removed = 0;
+
+    g_assert_true (set_acl (secret, "u::rwx,g::---,g:4301:--x,m::--x,o::---"));
+    g_assert_true (
+        run_cleanup_for (via, f->caller, with_acl_gid, G_N_ELEMENTS (with_acl_gid), &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    g_assert_false (exists (own_file));
+    make_file (own_file, f->caller);
+    g_assert_true (
+        run_cleanup_for (own_file, f->caller, with_acl_gid, G_N_ELEMENTS (with_acl_gid), &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    g_assert_false (exists (own_file));
+  }
+}
+
+/* An ACL that lets everyone search changes nothing: the same precise
+ * answers as the mode bits alone give, and the cleanup itself works. */
+static void
+test_acl_all_allowed_unchanged (Fixture *f, gconstpointer data)
+{
+  const AclCase cases[] = {
+    { "everything allowed, named user",
+      0755,
+      "u::rwx,u:4242:rwx,g::r-x,g:4301:r-x,m::rwx,o::r-x",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      TRUE },
+    { "everything allowed, no groups",
+      0755,
+      "u::rwx,u:4242:rwx,g::r-x,g:4301:r-x,m::rwx,o::r-x",
+      TEST_UID,
+      { 0 },
+      0,
+      TRUE },
+    { "everything allowed, in both groups",
+      0755,
+      "u::rwx,u:4242:rwx,g::r-x,g:4301:r-x,m::rwx,o::r-x",
+      TEST_UID,
+      { TEST_UID, SECRET_GID, ACL_GID },
+      3,
+      TRUE },
+    { "everything allowed, bystander",
+      0755,
+      "u::rwx,u:4242:rwx,g::r-x,g:4301:r-x,m::rwx,o::r-x",
+      BYSTANDER_UID,
+      { BYSTANDER_UID },
+      1,
+      TRUE },
+    /* A minimal ACL is the mode: the kernel removes the extended one. */
+    { "ACL removed again, 0700", 0700, "u::rwx,g::---,o::---", TEST_UID, { TEST_UID, ACL_GID }, 2, FALSE },
+  };
+  g_autofree char *secret = path_join (f->tmp, "secret");
+  g_autofree char *own_file = path_join (f->tmp, "secret/dir/.locald/x");
+  g_autoptr (GError) error = NULL;
+  guint64 removed = 0;
+
+  if (!require_root ())
+    return;
+  if (!check_acl_cases (f, cases, G_N_ELEMENTS (cases)))
+    return;
+  g_assert_true (set_acl (secret, "u::rwx,u:4242:rwx,g::r-x,g:4301:r-x,m::rwx,o::r-x"));
+  g_assert_true (run_cleanup (own_file, f->caller, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, 1);
+  g_assert_false (exists (own_file));
+}
+
+/* The kernel reads the ACL only when the mode's group class (the mask) has
+ * some bit set; with an empty mask the mode bits decide, so "other" x lets a
+ * named user search whose entry would deny it, while the owning group (group
+ * bits 0) may not. The broker follows the kernel here too. */
+static void
+test_acl_empty_mask_mode_bits_decide (Fixture *f, gconstpointer data)
+{
+  const AclCase cases[] = {
+    { "empty mask: named user without x searches by other",
+      0705,
+      "u::rwx,u:4242:---,g::---,m::---,o::r-x",
+      TEST_UID,
+      { TEST_UID },
+      1,
+      TRUE },
+    { "empty mask: named group with x, other x",
+      0705,
+      "u::rwx,g::---,g:4301:rwx,m::---,o::r-x",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      TRUE },
+    { "empty mask: owning group, group bits 0",
+      0705,
+      "u::rwx,u:4242:---,g::---,m::---,o::r-x",
+      TEST_UID,
+      { TEST_UID, SECRET_GID },
+      2,
+      FALSE },
+    { "empty mask: named group with x, other without",
+      0700,
+      "u::rwx,g::---,g:4301:rwx,m::---,o::---",
+      TEST_UID,
+      { TEST_UID, ACL_GID },
+      2,
+      FALSE },
+  };
+
+  if (!require_root ())
+    return;
+  check_acl_cases (f, cases, G_N_ELEMENTS (cases));
+}
+
+/* The client library's fast path runs the same walk as the caller itself,
+ * without privilege. What it reports, as a code for the parent. */
+enum
+{
+  FAST_DONE = 10,    /* removed the one file */
+  FAST_NOT_FOUND,    /* the uniform NOT_FOUND: final, never delegated */
+  FAST_BROKERS_TURN, /* G_IO_ERROR_PERMISSION_DENIED: delegated */
+  FAST_OTHER,
+};
+
+static int
+fast_path_as (const char *path, uid_t uid, const gid_t *gids, gsize n_gids)
+{
+  int status = 0;
+  pid_t pid;
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      GError *error = NULL;
+      guint64 removed = 0;
+      gboolean ok;
+
+      child_become_with_groups (uid, gids, n_gids);
+      ok = cleanup_remove_beneath_locald_full (path, uid, gids, n_gids, CLEANUP_TREE_UNPRIVILEGED, &removed,
+                                               &error);
+      if (ok)
+        _exit (removed == 1 ? FAST_DONE : FAST_OTHER);
+      if (g_error_matches (error, BROKER_ERROR, BROKER_ERROR_NOT_FOUND))
+        _exit (FAST_NOT_FOUND);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+        _exit (FAST_BROKERS_TURN);
+      _exit (FAST_OTHER);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  return WEXITSTATUS (status);
+}
+
+/* Unprivileged, the fast path must not end a call the broker would carry
+ * out: where a named group grants search on a 0700 directory it cleans the
+ * caller's own .locald itself; where it may search but not read that
+ * directory (so it cannot read the ACL) it leaves the call to the broker,
+ * which then does it; where an ACL denies it, it leaves the call to the
+ * broker too, which answers with the uniform NOT_FOUND. */
+static void
+test_acl_fast_path (Fixture *f, gconstpointer data)
+{
+  g_auto (AclTree) t = { NULL };
+  const gid_t groups[] = { TEST_UID, ACL_GID };
+  g_autoptr (GError) error = NULL;
+  guint64 removed = 0;
+
+  if (!require_root ())
+    return;
+  acl_tree_set_up (f, &t);
+
+  if (!set_acl (t.secret, "u::rwx,g::---,g:4301:r-x,m::r-x,o::---"))
+    {
+      g_test_skip ("no POSIX ACLs on the file system of /tmp");
+      return;
+    }
+  g_assert_true (kernel_may_search (t.secret, TEST_UID, groups, G_N_ELEMENTS (groups)));
+  g_assert_cmpint (fast_path_as (t.p_dir, TEST_UID, groups, G_N_ELEMENTS (groups)), ==, FAST_DONE);
+  g_assert_false (exists (t.own_file));
+
+  /* Search (x) without read: the ACL cannot be read without privilege. */
+  make_file (t.own_file, f->caller);
+  g_assert_true (set_acl (t.secret, "u::rwx,g::---,g:4301:--x,m::--x,o::---"));
+  g_assert_true (kernel_may_search (t.secret, TEST_UID, groups, G_N_ELEMENTS (groups)));
+  g_assert_cmpint (fast_path_as (t.p_dir, TEST_UID, groups, G_N_ELEMENTS (groups)), ==, FAST_BROKERS_TURN);
+  g_assert_true (exists (t.own_file));
+  g_assert_true (run_cleanup_for (t.p_dir, TEST_UID, groups, G_N_ELEMENTS (groups), &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed, ==, 1);
+
+  /* Denied by a named-user entry: the broker's turn, and its answer. */
+  make_file (t.own_file, f->caller);
+  g_assert_true (set_acl (t.secret, "u::rwx,u:4242:---,g::r-x,m::r-x,o::r-x"));
+  g_assert_cmpint (fast_path_as (t.p_dir, TEST_UID, groups, G_N_ELEMENTS (groups)), ==, FAST_BROKERS_TURN);
+  assert_unreachable (t.p_dir, TEST_UID, groups, G_N_ELEMENTS (groups), FALSE);
+  g_assert_true (exists (t.own_file));
+}
+
 /* ---- the owner rule: only root's and the caller's entries go ---- */
 
 /* rm -rf, as the test (root): setting a case up again, not under test. */
@@ -1851,6 +2404,12 @@ main (int argc, char **argv)
   ADD ("missing", test_missing);
   ADD ("no-oracle", test_no_oracle);
   ADD ("no-oracle-groups-looked-up", test_no_oracle_groups_looked_up);
+  ADD ("no-oracle-acl-named-user-denied", test_acl_named_user_denied);
+  ADD ("no-oracle-acl-group-entry-denied", test_acl_group_entry_denied);
+  ADD ("acl-entry-grants-search", test_acl_entry_grants_search);
+  ADD ("acl-all-allowed-unchanged", test_acl_all_allowed_unchanged);
+  ADD ("acl-empty-mask-mode-bits-decide", test_acl_empty_mask_mode_bits_decide);
+  ADD ("acl-fast-path", test_acl_fast_path);
   ADD ("foreign-entries-stop-cleanup", test_foreign_entries_stop_cleanup);
   ADD ("foreign-directory-on-the-way", test_foreign_directory_on_the_way);
   ADD ("sticky-shared-locald", test_sticky_shared_locald);
