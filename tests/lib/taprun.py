@@ -163,7 +163,7 @@ class TapResult(unittest.TestResult):
         if problems:
             self.any_failed = True
             print("not ok %d - %s" % (self.n, name))
-            for line in problems[:20]:
+            for line in problems[:400]:
                 print("#   " + line)
         else:
             print("ok %d - %s" % (self.n, name))
