@@ -5,7 +5,11 @@
 
 #include "client/locald-names.h"
 
-G_DEFINE_QUARK (locald - broker - error - quark, broker_error)
+/* The quark's name is made of these tokens as written: clang-format would
+ * space the hyphens out (and so change the name). */
+/* clang-format off */
+G_DEFINE_QUARK (locald-broker-error-quark, broker_error)
+/* clang-format on */
 
 static const char *const dbus_names[] = {
   [BROKER_ERROR_FAILED] = LOCALD_DBUS_ERROR_FAILED,

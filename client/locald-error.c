@@ -6,7 +6,11 @@
 #include "client/locald-error-private.h"
 #include "client/locald-names.h"
 
-G_DEFINE_QUARK (locald - error - quark, locald_error)
+/* The quark's name is made of these tokens as written: clang-format would
+ * space the hyphens out (and so change the name). */
+/* clang-format off */
+G_DEFINE_QUARK (locald-error-quark, locald_error)
+/* clang-format on */
 
 /* One row per code that the broker can answer with. The table is the whole
  * mapping in both directions, so a name never drifts from its code. */
