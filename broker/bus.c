@@ -1083,6 +1083,15 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
   return 0;
 }
 
+/* The bus refused to take a message the call needs (r: -errno). */
+static void
+request_fail_to_start (BrokerRequest *req, int r)
+{
+  g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
+                                          "Could not start processing the call: %s", g_strerror (-r));
+  request_fail (req, error, BROKER_AUDIT_ERROR);
+}
+
 static const BrokerMethod *
 find_method (const char *member)
 {
@@ -1171,11 +1180,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
         }
       r = request_credentials (req, on_probe_credentials);
       if (r < 0)
-        {
-          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
-                                                  "Could not start processing the call: %s", g_strerror (-r));
-          request_fail (req, error, BROKER_AUDIT_ERROR);
-        }
+        request_fail_to_start (req, r);
       return 1;
     }
 
@@ -1196,9 +1201,7 @@ method_handler (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
                                     "GetConnectionCredentials", on_sender_credentials, who, "s", sender);
       if (r < 0)
         {
-          g_autoptr (GError) error = g_error_new (BROKER_ERROR, BROKER_ERROR_FAILED,
-                                                  "Could not start processing the call: %s", g_strerror (-r));
-          request_fail (req, error, BROKER_AUDIT_ERROR);
+          request_fail_to_start (req, r);
           return 1;
         }
       who->lookup_running = TRUE;
