@@ -283,6 +283,21 @@ resolve_cgroups (BrokerContext *ctx)
   ctx->cgroup_root_path = ctx->layout.mount ? g_strdup_printf ("/%s", ctx->layout.root) : g_strdup ("");
 }
 
+/* polkit-gobject-1 takes a few ms to connect to polkitd (a bus connection
+ * of its own, SASL, matches, polkitd's properties), and the first call -
+ * the one that activated us - would wait for all of it before its check.
+ * Started when the main loop first has nothing to do (while the bus
+ * answers the Hello and the name request), it overlaps that wait and the
+ * first call's way to us. Not before the loop: done there, its start on
+ * this thread held back the name request by about 0.4 ms, which calls
+ * polkit never sees (Properties.Get) paid for. */
+static gboolean
+on_first_idle (gpointer user_data)
+{
+  broker_authz_prepare ();
+  return G_SOURCE_REMOVE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -355,6 +370,9 @@ main (int argc, char **argv)
 
   g_debug ("Serving %s (strategy %s: %s)", BROKER_BUS_NAME, ctx.systemd_strategy ? "systemd" : "direct",
            ctx.strategy_reason);
+  /* After the capability drop: polkit-gobject-1's set-up runs in a thread,
+   * which must not keep what main() dropped. */
+  g_idle_add_full (G_PRIORITY_LOW, on_first_idle, NULL, NULL);
   g_main_loop_run (ctx.loop);
 
   broker_audit_flush ();
