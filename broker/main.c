@@ -33,7 +33,10 @@ static void arm_idle (BrokerContext *ctx);
 static void begin_exit (BrokerContext *ctx);
 
 /* Only what the daemon itself needs survives; nothing the activating
- * environment carries can steer it (PATH, locale, GLib/GIO module paths). */
+ * environment carries can steer it (PATH, locale, GLib/GIO module paths).
+ * G_SLICE and GLIBC_TUNABLES, which the systemd unit sets, need not:
+ * GLib's library constructor and the dynamic loader have read them before
+ * main() runs (which is also why setting them here would be too late). */
 static void
 reset_environment (void)
 {
