@@ -184,6 +184,28 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer user_data)
                                         check->check_cancellable, on_check_done, g_steal_pointer (&task));
 }
 
+static void
+on_prepared (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (PolkitAuthority) authority = polkit_authority_get_finish (res, &local_error);
+
+  if (authority != NULL && the_authority == NULL)
+    the_authority = g_object_ref (authority);
+  /* The first check asks again, and refuses its call if this still fails. */
+  if (authority == NULL)
+    g_debug ("Could not connect to polkit ahead of the first call: %s", local_error->message);
+}
+
+/* polkit-gobject-1 makes one authority for the process: checks that ask
+ * while this is on its way get the same one when it is ready. */
+void
+broker_authz_prepare (void)
+{
+  if (the_authority == NULL)
+    polkit_authority_get_async (NULL, on_prepared, NULL);
+}
+
 void
 broker_authz_check_async (const char *sender,
                           const char *action_id,

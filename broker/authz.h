@@ -17,6 +17,14 @@
 
 G_BEGIN_DECLS
 
+/* Starts connecting to polkitd now, so that the first check waits less (or
+ * not at all) for polkit-gobject-1 to set up its connection. Asynchronous
+ * and optional: without it the first check connects; if it fails, the
+ * first check tries again and fails closed. polkit-gobject-1 does the
+ * set-up in a thread, which inherits the calling thread's capabilities:
+ * call it only once they are dropped. */
+void broker_authz_prepare (void);
+
 /* sender: the caller's unique name (":1.42"). argument: shown to polkit
  * rules as the detail "argument" (may be NULL). */
 void broker_authz_check_async (const char *sender,

@@ -15,6 +15,14 @@ void
 broker_memory_init (void)
 {
   (void) mallopt (M_ARENA_MAX, 1);
+  /* Fixed at glibc's defaults, which turns off their adjustment: once a
+   * large block (a call carrying a megabyte of text) has been freed, glibc
+   * would raise the mmap threshold to its size and the trim threshold to
+   * twice that, so that later large blocks came from the heap and the top
+   * of the heap that held them stayed until the next malloc_trim(). Large
+   * blocks are rare here; they are mapped and unmapped instead. */
+  (void) mallopt (M_MMAP_THRESHOLD, 128 * 1024);
+  (void) mallopt (M_TRIM_THRESHOLD, 128 * 1024);
 }
 
 static gboolean

@@ -4,6 +4,10 @@
 /*
  * What the daemon holds at rest. It is idle nearly all of its life, so
  * memory taken for a burst of calls is given back once the burst is over.
+ * What this cannot give back - GLib's slice caches, glibc's per-thread
+ * malloc caches and its cache of exited threads' stacks - only the
+ * environment the daemon starts with can switch off (G_SLICE,
+ * GLIBC_TUNABLES: read before main(); the systemd unit sets them).
  */
 
 #include <glib.h>
