@@ -4,9 +4,11 @@
 #include "cleanup-fs.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -51,6 +53,26 @@ cleanup_fd_identity (int fd, CleanupIdentity *ret)
   ret->mode = stx.stx_mode;
   ret->uid = stx.stx_uid;
   return 0;
+}
+
+gboolean
+cleanup_fs_has_posix_permissions (int fd)
+{
+  struct statfs sfs;
+
+  if (fstatfs (fd, &sfs) < 0)
+    return FALSE;
+  /* f_type's width and signedness differ between architectures. */
+  switch ((guint32) sfs.f_type)
+    {
+    case TMPFS_MAGIC:
+    case EXT4_SUPER_MAGIC: /* also ext2 and ext3 */
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+      return TRUE;
+    default:
+      return FALSE;
+    }
 }
 
 /* One component, never a symlink. On ENOTDIR/ELOOP the entry is looked at

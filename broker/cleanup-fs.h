@@ -51,6 +51,12 @@ typedef struct
  * mount cannot be told apart, so callers must fail closed. */
 int cleanup_fd_identity (int fd, CleanupIdentity *ret);
 
+/* TRUE if fd is on a local file system whose permissions are its mode bits
+ * and POSIX ACLs and nothing else (tmpfs, ext2/3/4, XFS, Btrfs), so that
+ * the mode bits tell who may write a directory. FALSE for any other file
+ * system, and if that cannot be told. */
+gboolean cleanup_fs_has_posix_permissions (int fd);
+
 static inline gboolean
 cleanup_identity_same_inode (const CleanupIdentity *a, const CleanupIdentity *b)
 {

@@ -43,7 +43,21 @@ typedef struct
   guint passes;
   long pos;      /* telldir() when the stream was closed, for the first pass */
   gboolean kept; /* unprivileged: something in it had to stay */
+  /* First pass: the stream was closed and re-opened, so this pass may have
+   * missed entries (see walk_reopen_parent()). */
+  gboolean reopened;
+  /* Removal pass: no entry needs its owner checked again (see
+   * walk_closed_to_others()). */
+  gboolean owners_settled;
 } Frame;
+
+/* What the first pass learnt of a directory it entered. The identity comes
+ * first, so a CleanupIdentity pointer looks a record up. */
+typedef struct
+{
+  CleanupIdentity id;
+  gboolean read_whole; /* every entry was read in one stream and checked */
+} ScanRecord;
 
 typedef struct
 {
@@ -54,9 +68,12 @@ typedef struct
   guint64 removed;
   const char *locald_path;
   const char *where;
-  uid_t caller_uid;      /* entries of root and of this uid may go, nothing else */
-  gboolean scanning;     /* the first pass: check every owner, remove nothing */
-  GHashTable *scanned;   /* CleanupIdentity of each directory the first pass entered */
+  uid_t caller_uid;    /* entries of root and of this uid may go, nothing else */
+  gboolean scanning;   /* the first pass: check every owner, remove nothing */
+  GHashTable *scanned; /* ScanRecord of each directory the first pass entered */
+  /* The file system's permissions are its mode bits and POSIX ACLs, which
+   * walk_closed_to_others() relies on. */
+  gboolean posix_permissions;
   gboolean unprivileged; /* keep what the kernel refuses, go on with the rest */
   guint64 kept;          /* entries kept that way (or, first pass: not looked into) */
 } Walk;
@@ -154,6 +171,31 @@ walk_owner_allowed (const Walk *w, uid_t owner)
   return owner == 0 || owner == w->caller_uid;
 }
 
+/* Removal pass, a directory just opened: may its entries go without a
+ * second look at their owners? The second look exists for entries that
+ * appeared, or changed hands, after the first pass checked them. In a
+ * directory that the first pass read whole, and that nobody but its owner
+ * may write - its owner root or the caller, the group and other write bits
+ * clear - only root or the caller can have put anything there since: root
+ * is trusted, and the caller could remove any name in their own directory
+ * themselves (its owner may always make it writable, and a sticky bit does
+ * not bind a directory's owner), so no privilege is lent and no other
+ * user's new entry can be in it. The group bits are the ACL mask where
+ * there is an ACL, which bounds every named user and group entry, so they
+ * speak for the ACL too; on file systems whose permissions may be
+ * something else (network, FUSE, ...) every owner is checked again. */
+static gboolean
+walk_closed_to_others (const Walk *w, const CleanupIdentity *dir)
+{
+  const ScanRecord *scan;
+
+  if (!w->posix_permissions || !walk_owner_allowed (w, (uid_t) dir->uid)
+      || (dir->mode & (S_IWGRP | S_IWOTH)) != 0)
+    return FALSE;
+  scan = g_hash_table_lookup (w->scanned, dir);
+  return scan != NULL && scan->read_whole;
+}
+
 static gboolean
 walk_fail_owner (Walk *w, const char *leaf, uid_t owner, GError **error)
 {
@@ -203,20 +245,23 @@ walk_push (Walk *w, int fd_in, const char *name, GError **error)
    * removal pass checks its owners anyway). */
   if (w->scanning)
     {
-      CleanupIdentity *seen;
+      ScanRecord *seen;
 
       if (g_hash_table_contains (w->scanned, &f.id))
         return TRUE;
-      seen = g_new (CleanupIdentity, 1);
-      *seen = f.id;
+      seen = g_new0 (ScanRecord, 1);
+      seen->id = f.id;
       g_hash_table_add (w->scanned, seen);
     }
+  else
+    f.owners_settled = walk_closed_to_others (w, &f.id);
 
   /* Keep the number of open streams bounded: close the shallowest one. */
   if (w->frames->len - w->first_open >= MAX_OPEN_DIRS)
     {
       Frame *old = walk_frame (w, w->first_open);
       old->pos = telldir (old->dir);
+      old->reopened = TRUE;
       closedir (old->dir);
       old->dir = NULL;
       w->first_open++;
@@ -241,36 +286,43 @@ walk_pop (Walk *w)
 }
 
 /* Deals with one entry of the directory dfd: unlinks it, or opens it and
- * pushes a frame. Returns FALSE on error. */
+ * pushes a frame. owners_settled: the removal pass need not check the
+ * owner of a non-directory again (walk_closed_to_others()). Returns FALSE
+ * on error. */
 static gboolean
-walk_entry (Walk *w, int dfd, const char *name, gboolean looks_like_dir, GError **error)
+walk_entry (
+    Walk *w, int dfd, const char *name, gboolean looks_like_dir, gboolean owners_settled, GError **error)
 {
   for (guint attempt = 0; attempt < MAX_ATTEMPTS; attempt++)
     {
       if (!looks_like_dir)
         {
-          struct stat st;
-
           /* Whose it is decides whether it may go (walk_owner_allowed()),
-           * checked right before the unlinkat(), in both passes: entries
-           * can appear between them. */
-          if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+           * checked right before the unlinkat(), in both passes - entries
+           * can appear between them - unless nobody else can have put it
+           * there since the first pass. */
+          if (w->scanning || !owners_settled)
             {
-              if (errno == ENOENT)
+              struct stat st;
+
+              if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                {
+                  if (errno == ENOENT)
+                    return TRUE;
+                  if (walk_keep (w, errno))
+                    return TRUE;
+                  return walk_fail_errno (w, name, "cannot inspect it", errno, error);
+                }
+              if (S_ISDIR (st.st_mode))
+                {
+                  looks_like_dir = TRUE;
+                  continue;
+                }
+              if (!walk_owner_allowed (w, st.st_uid))
+                return walk_fail_owner (w, name, st.st_uid, error);
+              if (w->scanning)
                 return TRUE;
-              if (walk_keep (w, errno))
-                return TRUE;
-              return walk_fail_errno (w, name, "cannot inspect it", errno, error);
             }
-          if (S_ISDIR (st.st_mode))
-            {
-              looks_like_dir = TRUE;
-              continue;
-            }
-          if (!walk_owner_allowed (w, st.st_uid))
-            return walk_fail_owner (w, name, st.st_uid, error);
-          if (w->scanning)
-            return TRUE;
           /* Never follows anything: a symlink is removed as a link. */
           if (unlinkat (dfd, name, 0) == 0)
             {
@@ -380,6 +432,10 @@ walk_finish_top (Walk *w, GError **error)
 
   if (w->scanning)
     {
+      ScanRecord *scan = g_hash_table_lookup (w->scanned, &f->id);
+
+      if (scan != NULL && !f->reopened)
+        scan->read_whole = TRUE;
       walk_pop (w);
       return TRUE;
     }
@@ -453,7 +509,7 @@ walk_run (Walk *w, GError **error)
         continue;
       /* d_type saves a stat per entry; DT_UNKNOWN is sorted out by
        * unlinkat() failing with EISDIR. */
-      if (!walk_entry (w, dirfd (f->dir), de->d_name, de->d_type == DT_DIR, error))
+      if (!walk_entry (w, dirfd (f->dir), de->d_name, de->d_type == DT_DIR, f->owners_settled, error))
         return FALSE;
     }
   return TRUE;
@@ -503,6 +559,7 @@ cleanup_tree_remove (int parent_fd,
   w.where = where;
   w.caller_uid = caller_uid;
   w.unprivileged = (flags & CLEANUP_TREE_UNPRIVILEGED) != 0;
+  w.posix_permissions = cleanup_fs_has_posix_permissions (parent_fd);
 
   /* First a pass that removes nothing: an entry of another user anywhere
    * in the tree stops the call before anything is gone, rather than
@@ -510,7 +567,7 @@ cleanup_tree_remove (int parent_fd,
   scanned = g_hash_table_new_full (identity_hash, identity_equal, g_free, NULL);
   w.scanned = scanned;
   w.scanning = TRUE;
-  ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
+  ok = walk_entry (&w, parent_fd, name, FALSE, FALSE, error) && walk_run (&w, error);
   if (!ok)
     return FALSE;
   /* Unprivileged and some of it could not be looked into: only the broker
@@ -526,8 +583,6 @@ cleanup_tree_remove (int parent_fd,
   g_assert (w.frames->len == 0);
   w.first_open = 0;
   w.scanning = FALSE;
-  g_clear_pointer (&scanned, g_hash_table_unref);
-  w.scanned = NULL;
 
   /* The target itself: unlinkat() first, which also tells a directory apart
    * (EISDIR) without a separate stat that could race. If something else
@@ -537,7 +592,7 @@ cleanup_tree_remove (int parent_fd,
     {
       struct stat st;
 
-      ok = walk_entry (&w, parent_fd, name, FALSE, error) && walk_run (&w, error);
+      ok = walk_entry (&w, parent_fd, name, FALSE, FALSE, error) && walk_run (&w, error);
       if (!ok || w.kept > 0 || fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         break;
       if (pass + 1 == MAX_PASSES)

@@ -25,7 +25,9 @@ G_BEGIN_DECLS
  * removes nothing and checks every owner, so another user's entry anywhere
  * in the tree fails the call with BROKER_ERROR_NOT_OWNER naming it before
  * anything is gone; the removal pass checks each owner again right before
- * the unlinkat() and stops the same way at an entry that appeared meanwhile.
+ * the unlinkat() and stops the same way at an entry that appeared meanwhile,
+ * except in directories nobody but root and the caller can have written
+ * since the first pass read them (see walk_closed_to_others()).
  *
  * Entries that vanish meanwhile are not an error; a missing `name` removes
  * nothing. Errors name the entry relative to the .locald directory:

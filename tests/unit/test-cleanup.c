@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/acl.h>
@@ -2269,12 +2271,21 @@ creator_main (pid_t parent, int ready_fd, uid_t uid, const char *dir, volatile g
     }
 }
 
-/* Another user keeps adding files to a world-writable directory in the
- * tree while it is being removed, so some appear after the first pass
+/* How the directory the other user writes into is shared with them. */
+typedef enum
+{
+  SHARED_WORLD_WRITABLE, /* mode 0777 */
+  SHARED_BY_ACL,         /* mode 0755 plus an ACL entry giving them write */
+} SharedHow;
+
+/* Another user keeps adding files to a directory in the tree that they may
+ * write while it is being removed, so some appear after the first pass
  * checked it: the removal pass checks each owner again and never removes
- * one of them. */
+ * one of them. The walk skips that second look only in directories nobody
+ * but root and the caller may write, and an ACL entry counts as writing
+ * (through the mask in the mode's group bits). */
 static void
-test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
+race_foreign_entries_appear (Fixture *f, SharedHow how)
 {
   g_autofree char *x = path_join (f->locald, "x");
   g_autofree char *shared = path_join (f->locald, "x/shared");
@@ -2298,7 +2309,21 @@ test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
 
       make_dir (x, 0);
       make_dir (shared, 0);
-      g_assert_no_errno (chmod (shared, 0777));
+      if (how == SHARED_WORLD_WRITABLE)
+        g_assert_no_errno (chmod (shared, 0777));
+      else
+        {
+          g_autofree char *text
+              = g_strdup_printf ("u::rwx,u:%u:rwx,g::r-x,m::rwx,o::r-x", (unsigned) OTHER_UID);
+
+          g_assert_no_errno (chmod (shared, 0755));
+          if (!set_acl (shared, text))
+            {
+              g_test_skip ("the file system has no ACLs");
+              remove_tree (x);
+              break;
+            }
+        }
       dfd = open (shared, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       g_assert_cmpint (dfd, >=, 0);
       for (guint i = 0; i < 400; i++)
@@ -2341,6 +2366,51 @@ test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
     }
   g_test_message ("%u of %u rounds stopped by the removal pass", during_removal, rounds);
   munmap ((void *) created, sizeof *created);
+}
+
+static void
+test_race_foreign_entries_appear (Fixture *f, gconstpointer data)
+{
+  race_foreign_entries_appear (f, SHARED_WORLD_WRITABLE);
+}
+
+static void
+test_race_foreign_entries_appear_acl (Fixture *f, gconstpointer data)
+{
+  race_foreign_entries_appear (f, SHARED_BY_ACL);
+}
+
+/* The removal pass leans on mode bits only where they are the whole
+ * story: a tmpfs yes, /proc (or anything unknown) no. */
+static void
+test_fs_posix_permissions (void)
+{
+  int fd;
+
+  fd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_false (cleanup_fs_has_posix_permissions (fd));
+  close (fd);
+  g_assert_false (cleanup_fs_has_posix_permissions (-1));
+
+  /* A tmpfs of our own, or the host's /dev/shm. */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *path = i == 0 ? "/tmp" : "/dev/shm";
+      struct statfs sfs;
+
+      fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      if (fstatfs (fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+        {
+          g_assert_true (cleanup_fs_has_posix_permissions (fd));
+          close (fd);
+          return;
+        }
+      close (fd);
+    }
+  g_test_skip ("no tmpfs at /tmp or /dev/shm");
 }
 
 /* ---- main ---- */
@@ -2388,6 +2458,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cleanup/validate/accepts", test_validate_accepts);
   g_test_add_func ("/cleanup/validate/rejects", test_validate_rejects);
+  g_test_add_func ("/cleanup/fs/posix-permissions", test_fs_posix_permissions);
   ADD ("hostile-paths-change-nothing", test_hostile_paths_change_nothing);
   ADD ("happy-path", test_happy_path);
   ADD ("not-owner", test_not_owner);
@@ -2414,6 +2485,7 @@ main (int argc, char **argv)
   ADD ("foreign-directory-on-the-way", test_foreign_directory_on_the_way);
   ADD ("sticky-shared-locald", test_sticky_shared_locald);
   ADD ("race-foreign-entries-appear", test_race_foreign_entries_appear);
+  ADD ("race-foreign-entries-appear-acl", test_race_foreign_entries_appear_acl);
 
   return g_test_run ();
 }
