@@ -349,6 +349,18 @@ def pid_alive(pid):
         return False
 
 
+def glib_seconds_timer(armed, interval, phase):
+    """When g_timeout_add_seconds (INTERVAL) armed at ARMED fires - the
+    broker's idle timer is one: the expiry is moved onto PHASE (a fraction
+    of a second, fixed for the process), never more than a quarter second
+    earlier (gmain.c, g_timeout_set_expiration), so up to 0.75 s later."""
+    x = armed + interval - phase
+    rem = x % 1.0
+    if rem >= 0.25:
+        x += 1.0
+    return x - rem + phase
+
+
 def wait_until(predicate, timeout=NO_HANG, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while True:

@@ -33,17 +33,6 @@ SPACING = 0.003        # between two calls of a burst
 NEAR = (-0.05, 0.25)   # "near a release": this far before and after it
 
 
-def glib_seconds_timer(armed, interval, phase):
-    """When g_timeout_add_seconds (INTERVAL) armed at ARMED fires: the
-    expiry is moved onto PHASE (a fraction of a second), never more than a
-    quarter second earlier (gmain.c, g_timeout_set_expiration)."""
-    x = armed + interval - phase
-    rem = x % 1.0
-    if rem >= 0.25:
-        x += 1.0
-    return x - rem + phase
-
-
 class Watcher(threading.Thread):
     """NameOwnerChanged of dev.locald.Broker1, read as they come (a thread
     of its own, so each is stamped when the bus sent it, not when the test
@@ -113,7 +102,7 @@ class IdleRace(unittest.TestCase):
                     bt.wait_until(watcher.releases, timeout=10, what="the first idle exit")
                     phase = watcher.releases()[-1] % 1.0
                     continue
-                fire = glib_seconds_timer(armed, 1, phase)
+                fire = bt.glib_seconds_timer(armed, 1, phase)
                 start = fire + rng.uniform(-0.02, 0.04)
                 at = [start + i * SPACING for i in range(PER_USER * len(clients))]
                 for k, c in enumerate(clients):
