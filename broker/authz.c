@@ -6,6 +6,7 @@
 #include "broker-error.h"
 
 #include <polkit/polkit.h>
+#include <stdarg.h>
 
 /* Bounds on one check, so a hung polkitd cannot pin a caller forever. A
  * prompt gets as long as a human plausibly needs to type a password. */
@@ -219,6 +220,29 @@ broker_authz_check_async (const char *sender,
 
   broker_authz_check_details_async (sender, action_id, argument != NULL ? details : NULL, allow_interaction,
                                     cancellable, callback, user_data);
+}
+
+char **
+broker_authz_details_new (const char *first_key, ...)
+{
+  /* GStrvBuilder would do, but it needs GLib 2.68 and configure asks for 2.64. */
+  g_autoptr (GPtrArray) d = g_ptr_array_new_with_free_func (g_free);
+  va_list ap;
+
+  va_start (ap, first_key);
+  for (const char *key = first_key; key != NULL; key = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+      /* The check stops at the first NULL value anyway (on_authority_ready);
+       * stopping here too keeps the array a plain NULL-terminated GStrv. */
+      if (value == NULL)
+        break;
+      g_ptr_array_add (d, g_strdup (key));
+      g_ptr_array_add (d, g_strdup (value));
+    }
+  va_end (ap);
+  g_ptr_array_add (d, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&d), FALSE);
 }
 
 void

@@ -45,6 +45,14 @@ void broker_authz_check_details_async (const char *sender,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data);
 
+/* Builds details for broker_authz_check_details_async() from pairs, key,
+ * value, key, value, ..., then NULL in the place of a key: one call lists
+ * every key next to its value, and no caller counts array slots by hand.
+ * Keys and values are copied; the caller owns the result (g_strfreev(), or
+ * g_auto (GStrv)). A NULL value ends the details there, where the check
+ * would stop reading them anyway. */
+char **broker_authz_details_new (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
+
 /* TRUE only when polkit said the subject is authorized. Otherwise FALSE with
  * BROKER_ERROR_ACCESS_DENIED, BROKER_ERROR_INTERACTIVE_REQUIRED or
  * BROKER_ERROR_AUTHORIZATION_UNAVAILABLE (polkit unreachable, timed out,

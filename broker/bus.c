@@ -46,7 +46,7 @@ typedef struct
   gboolean (*check) (BrokerRequest *req, GError **error);
   gboolean (*precheck) (BrokerRequest *req, GError **error);
   const char *(*action_for) (BrokerRequest *req);
-  char **(*details_for) (BrokerRequest *req); /* polkit details: key, value, ..., NULL */
+  char **(*details_for) (BrokerRequest *req); /* polkit details (broker_authz_details_new) */
   gboolean probe_fds;                         /* the reply carries an fd: ask the bus first (fdprobe.h) */
 } BrokerMethod;
 
@@ -389,16 +389,9 @@ bindport_action_for (BrokerRequest *req)
 static char **
 bindport_details_for (BrokerRequest *req)
 {
-  char **d = g_new0 (char *, 9);
-  d[0] = g_strdup ("argument");
-  d[1] = g_strdup (req->argument);
-  d[2] = g_strdup ("address");
-  d[3] = g_strdup (req->target.text);
-  d[4] = g_strdup ("port");
-  d[5] = g_strdup_printf ("%u", (unsigned) req->port);
-  d[6] = g_strdup ("family");
-  d[7] = g_strdup (req->target.family == AF_INET6 ? "ipv6" : "ipv4");
-  return d;
+  g_autofree char *port = g_strdup_printf ("%u", (unsigned) req->port);
+  return broker_authz_details_new ("argument", req->argument, "address", req->target.text, "port", port,
+                                   "family", req->target.family == AF_INET6 ? "ipv6" : "ipv4", NULL);
 }
 
 static gboolean
@@ -456,14 +449,9 @@ synchosts_check (BrokerRequest *req, GError **error)
 static char **
 synchosts_details_for (BrokerRequest *req)
 {
-  char **d = g_new0 (char *, 7);
-  d[0] = g_strdup ("argument");
-  d[1] = g_strdup (req->argument);
-  d[2] = g_strdup ("names");
-  d[3] = g_strjoinv (" ", req->names);
-  d[4] = g_strdup ("count");
-  d[5] = g_strdup_printf ("%u", g_strv_length (req->names));
-  return d;
+  g_autofree char *names = g_strjoinv (" ", req->names);
+  g_autofree char *count = g_strdup_printf ("%u", g_strv_length (req->names));
+  return broker_authz_details_new ("argument", req->argument, "names", names, "count", count, NULL);
 }
 
 static gboolean

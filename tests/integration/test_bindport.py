@@ -7,6 +7,7 @@ port, public address without the admin grant, malformed address, denied
 user, address in use, a caller without fd passing) binds nothing; polkit
 rules see the port and address as details."""
 
+import contextlib
 import json
 import os
 import pwd
@@ -128,6 +129,28 @@ def readline_within(proc, timeout=bt.NO_HANG):
     import select
     r, _, _ = select.select([proc.stdout], [], [], timeout)
     return proc.stdout.readline() if r else b""
+
+
+@contextlib.contextmanager
+def client_as(user, argv, **extra_env):
+    """Runs ARGV as USER, an unprivileged client of the sandbox's bus: in its
+    home, with a minimal environment of its own (not the root test runner's)
+    plus EXTRA_ENV, and the library from the build tree. Yields the Popen
+    (stdout and stderr piped, for readline_within); a client still running
+    at the end is killed, so a failed assertion leaves nothing behind."""
+    pw = pwd.getpwnam(user)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
+           "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
+           "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
+    env.update(extra_env)
+    proc = subprocess.Popen(argv, user=pw.pw_uid, group=pw.pw_gid, env=env, cwd=pw.pw_dir,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def helper_pid(name="dev.locald.Broker1.Net"):
@@ -264,15 +287,8 @@ polkit.addRule(function(action, subject) {
 
     def test_10_localdctl_bind_activates_a_server(self):
         port = free_privileged_port()
-        pw = pwd.getpwnam(bt.ALICE)
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
-               "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
-               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
-        proc = subprocess.Popen([LOCALDCTL, "--no-ask-password", "bind", "127.0.0.1", str(port), "--",
-                                 "/usr/bin/python3", "-c", ACTIVATED_SERVER],
-                                user=pw.pw_uid, group=pw.pw_gid, env=env, cwd=pw.pw_dir,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        with client_as(bt.ALICE, [LOCALDCTL, "--no-ask-password", "bind", "127.0.0.1", str(port), "--",
+                                  "/usr/bin/python3", "-c", ACTIVATED_SERVER]) as proc:
             line = readline_within(proc)
             if not line:
                 proc.kill()
@@ -280,10 +296,6 @@ polkit.addRule(function(action, subject) {
             with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
                 self.assertEqual(c.recv(100), b"served by pid %d\n" % proc.pid)
             self.assertEqual(proc.wait(timeout=bt.NO_HANG), 0, proc.stderr.read())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
     def test_11_localdctl_bind_refusals(self):
         pw = pwd.getpwnam(bt.MALLORY)
@@ -301,17 +313,10 @@ polkit.addRule(function(action, subject) {
 
     def test_12_library_returns_a_gsocket(self):
         port = free_privileged_port()
-        pw = pwd.getpwnam(bt.ALICE)
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir,
-               "DBUS_SYSTEM_BUS_ADDRESS": bt.env("DBUS_SYSTEM_BUS_ADDRESS"),
-               "GI_TYPELIB_PATH": os.path.join(BUILDDIR, "client"),
-               "LD_LIBRARY_PATH": os.path.join(BUILDDIR, "client", ".libs")}
         if not os.path.exists(os.path.join(BUILDDIR, "client", "LocaldBroker-1.typelib")):
             self.skipTest("built without GObject introspection")
-        proc = subprocess.Popen([bt.gi_python() or "/usr/bin/python3", "-c", LIBRARY_CLIENT, str(port)],
-                                user=pw.pw_uid, group=pw.pw_gid, env=env, cwd=pw.pw_dir,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        with client_as(bt.ALICE, [bt.gi_python() or "/usr/bin/python3", "-c", LIBRARY_CLIENT, str(port)],
+                       GI_TYPELIB_PATH=os.path.join(BUILDDIR, "client")) as proc:
             line = readline_within(proc)
             if not line:
                 # Only now: reading stderr waits for the client to exit.
@@ -329,10 +334,6 @@ polkit.addRule(function(action, subject) {
                 proc.kill()
                 rc = "hung"
             self.assertEqual(rc, 0, proc.stderr.read())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
     def test_9_helpers_refuse_users(self):
         for name, iface, method, sig, args in (
