@@ -176,14 +176,15 @@ walk_owner_allowed (const Walk *w, uid_t owner)
  * appeared, or changed hands, after the first pass checked them. In a
  * directory that the first pass read whole, and that nobody but its owner
  * may write - its owner root or the caller, the group and other write bits
- * clear - only root or the caller can have put anything there since: root
- * is trusted, and the caller could remove any name in their own directory
- * themselves (its owner may always make it writable, and a sticky bit does
- * not bind a directory's owner), so no privilege is lent and no other
- * user's new entry can be in it. The group bits are the ACL mask where
- * there is an ACL, which bounds every named user and group entry, so they
- * speak for the ACL too; on file systems whose permissions may be
- * something else (network, FUSE, ...) every owner is checked again. */
+ * clear - only its owner or root can have changed anything since, or let
+ * anyone else do so: a directory of root's is root's business (trusted),
+ * and in one of the caller's the caller could remove every name alone (its
+ * owner may always make it writable, and a sticky bit does not bind a
+ * directory's owner), so no privilege is lent either way. The group bits
+ * are the ACL mask where there is an ACL, which bounds every named user and
+ * group entry, so they speak for the ACL too; on file systems whose
+ * permissions may be something else (network, FUSE, ...) every owner is
+ * checked again. */
 static gboolean
 walk_closed_to_others (const Walk *w, const CleanupIdentity *dir)
 {
